@@ -1,0 +1,106 @@
+"""Accuracy and speed of every sentiment analyzer on every labelled set.
+
+    python bench/sentiment_accuracy.py [--data ../shared/datasets] [--analyzers minilm,vader]
+
+Prints two Markdown tables (the ones recorded in ``bench/README.md``):
+
+* accuracy and macro-F1 for every analyzer x dataset. On binary sets (UCI, SST-2 dev) a
+  neutral prediction is simply wrong, and macro-F1 averages the positive and negative
+  classes only; three-class sets are mapped as ``datasets/README.md`` says.
+* start-up time, batched throughput (batches of 1,000, the RPC maximum, over the 3,000 UCI
+  sentences) and single-comment latency (p50/p99 over 20-word comments), pinned to one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# One core, as the targets are stated: pin before numpy/onnxruntime start thread pools.
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sentiment_svc.analyzers import ANALYZER_NAMES, Analyzer, build_analyzer  # noqa: E402
+from sentiment_svc.analyzers.datasets import LabelledSet, evaluation_sets  # noqa: E402
+
+
+def scores(data: LabelledSet, pred: list[str]) -> tuple[float, float]:
+    """Accuracy and macro-F1; binary sets average F1 over their two gold classes only."""
+    acc = sum(p == g for p, g in zip(pred, data.labels)) / len(pred)
+    classes = ("negative", "positive") if data.binary else ("negative", "neutral", "positive")
+    f1s = []
+    for c in classes:
+        tp = sum(1 for p, g in zip(pred, data.labels) if p == c and g == c)
+        fp = sum(1 for p, g in zip(pred, data.labels) if p == c and g != c)
+        fn = sum(1 for p, g in zip(pred, data.labels) if p != c and g == c)
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return acc, sum(f1s) / len(f1s)
+
+
+def speed(analyzer: Analyzer, corpus: list[str], singles: list[str]) -> tuple[float, float, float]:
+    """(comments/s batched, p50 ms, p99 ms single comment)."""
+    analyzer.analyze_batch(corpus[:50])  # warm caches
+    t0 = time.perf_counter()
+    for i in range(0, len(corpus), 1000):
+        analyzer.analyze_batch(corpus[i : i + 1000])
+    rate = len(corpus) / (time.perf_counter() - t0)
+    lat = []
+    for text in singles:
+        t1 = time.perf_counter()
+        analyzer.analyze_batch([text])
+        lat.append((time.perf_counter() - t1) * 1000)
+    q = statistics.quantiles(lat, n=100)
+    return rate, q[49], q[98]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets")
+    ap.add_argument("--analyzers", default=",".join(ANALYZER_NAMES))
+    args = ap.parse_args()
+    names = [n for n in args.analyzers.split(",") if n]
+
+    sets = evaluation_sets(args.data)
+    uci = [t for s in sets if s.name.startswith("uci_") for t in s.texts]
+    # 20-word comments (+-2), from the review sets, for the single-comment latency.
+    singles = [t for t in uci if 18 <= len(t.split()) <= 22][:400]
+
+    acc_rows, speed_rows = [], []
+    for name in names:
+        t0 = time.perf_counter()
+        analyzer = build_analyzer(name)
+        startup = time.perf_counter() - t0
+        cells = []
+        for data in sets:
+            pred = [r.label for r in analyzer.analyze_batch(data.texts)]
+            acc, f1 = scores(data, pred)
+            cells.append(f"{acc * 100:.1f} / {f1:.3f}")
+        acc_rows.append(f"| {name} {analyzer.version} | " + " | ".join(cells) + " |")
+        rate, p50, p99 = speed(analyzer, uci, singles)
+        speed_rows.append(
+            f"| {name} | {startup:.2f} | {rate:,.0f} | {p50:.2f} | {p99:.2f} |"
+        )
+        print(f"done {name}", file=sys.stderr)
+
+    print("Accuracy % / macro-F1 (binary sets: neutral counts wrong, F1 over pos/neg)\n")
+    print("| analyzer | " + " | ".join(f"{s.name} (n={len(s.texts)})" for s in sets) + " |")
+    print("|---" * (len(sets) + 1) + "|")
+    print("\n".join(acc_rows))
+    print(f"\nSpeed, one core ({len(uci)} UCI sentences in batches of 1,000; "
+          f"{len(singles)} single 18-22-word comments)\n")
+    print("| analyzer | start-up s | batched comments/s | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    print("\n".join(speed_rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Alembic migrations of the feedback database, run programmatically (``feedbackmesh migrate``).
+
+The Alembic environment ships inside the package (``feedback_svc/alembic``) so an installed
+wheel can migrate without an ``alembic.ini`` on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from mesh_runtime.errors import FailedPrecondition
+from mesh_runtime.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SCRIPT_LOCATION = Path(__file__).resolve().parent / "alembic"
+VERSION_TABLE = "feedback_alembic_version"
+# Serializes concurrent `migrate` runs (several replicas starting at once).
+_MIGRATION_LOCK_KEY = 0x46424D4947  # "FBMIG"
+
+
+def alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.attributes["connection"] = connection
+    config.attributes["version_table"] = VERSION_TABLE
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    command.upgrade(alembic_config(connection), "head")
+
+
+async def migrate_database(settings: Settings) -> None:
+    """Brings the feedback schema to the latest revision; a no-op when it is current."""
+    if settings.database_url is None:
+        raise FailedPrecondition("FEEDBACKMESH_DATABASE_URL is not set")
+    engine = create_async_engine(settings.database_url.get_secret_value(), poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+    finally:
+        await engine.dispose()
+    logger.info("feedback database migrated")

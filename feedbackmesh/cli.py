@@ -1,0 +1,178 @@
+"""The ``feedbackmesh`` command: one binary, many targets (in the manner of Loki)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from feedbackmesh import __version__
+from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
+from mesh_runtime.logs import configure_logging
+from mesh_runtime.settings import Settings
+from mesh_runtime.targets import ALL_TARGETS
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTION = """\
+Feedback Mesh: feedback on AI-agent executions, agents and chat sessions, scored for
+sentiment, kept in PostgreSQL, streamed into ClickHouse and served as exact analytics.
+
+Settings come from FEEDBACKMESH_* environment variables (see README.md)."""
+
+
+class UsageError(Exception):
+    """A command-line mistake: printed as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedbackmesh",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"feedbackmesh {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve one or more services in this process",
+        description="Serve the given targets on one gRPC port (FEEDBACKMESH_GRPC_PORT, default "
+        "the first target's port) with one /metrics endpoint. Targets: "
+        f"{', '.join(ALL_TARGETS)}, or 'all'. With embedded ClickHouse (chDB), ingest and "
+        "analytics must share a process.",
+    )
+    serve.add_argument("targets", nargs="+", metavar="TARGET", choices=[*ALL_TARGETS, "all"])
+
+    token = commands.add_parser(
+        "token",
+        help="print a development JWT (HS256) and nothing else",
+        description="Mint a token signed with FEEDBACKMESH_JWT_SECRET for a tenant and user.",
+    )
+    token.add_argument("--tenant", required=True, help="tenant id (claim tenant_id)")
+    token.add_argument("--user", required=True, help="user id (claim sub)")
+    token.add_argument(
+        "--scope",
+        action="append",
+        help=f"a scope to grant (repeatable); default: {' '.join(DEFAULT_USER_SCOPES)}",
+    )
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
+
+    commands.add_parser(
+        "migrate",
+        help="apply PostgreSQL and ClickHouse migrations",
+        description="Apply the Alembic migrations to FEEDBACKMESH_DATABASE_URL and the "
+        "ClickHouse schema migrations to FEEDBACKMESH_CLICKHOUSE_URL; idempotent.",
+    )
+
+    check = commands.add_parser(
+        "healthcheck",
+        help="exit 0 when a gRPC server reports SERVING",
+        description="Ask grpc.health.v1 at ADDR; exit 0 if SERVING, 1 otherwise.",
+    )
+    check.add_argument("--addr", required=True, help="host:port")
+    check.add_argument("--service", default="", help="service name (default: the server)")
+    check.add_argument("--timeout", type=float, default=3.0)
+
+    from feedbackmesh import cli_up
+
+    cli_up.add_commands(commands)
+    return parser
+
+
+def _expand_targets(names: Sequence[str]) -> list[str]:
+    if "all" in names:
+        return list(ALL_TARGETS)
+    return list(dict.fromkeys(names))
+
+
+async def _serve(settings: Settings, names: list[str]) -> None:
+    from mesh_runtime.resources import Resources, is_embedded_clickhouse
+    from mesh_runtime.server import MeshServer
+    from mesh_runtime.targets import create_targets
+
+    clickhouse_targets = {"ingest", "analytics"} & set(names)
+    if len(clickhouse_targets) == 1 and is_embedded_clickhouse(settings):
+        raise UsageError(
+            "embedded ClickHouse (chDB) opens its data directory in one process only, so "
+            "ingest and analytics must be served together: `feedbackmesh serve ingest "
+            "analytics`; or set FEEDBACKMESH_CLICKHOUSE_URL to a ClickHouse server"
+        )
+    port = settings.grpc_port_for(names[0])
+    # Co-located targets call each other on this process's own port.
+    local = f"127.0.0.1:{port}"
+    settings = settings.model_copy(update={f"{name}_addr": local for name in names})
+    resources = Resources(settings)
+    try:
+        targets = await create_targets(names, settings, resources)
+        server = MeshServer(
+            settings, targets, port=port, metrics_port=settings.metrics_port_for(names[0])
+        )
+        await server.start()
+        await server.run_until_signal()
+    finally:
+        await resources.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    from feedback_svc.migrations import migrate_database
+    from ingest_svc.schema import migrate_clickhouse
+
+    await migrate_database(settings)
+    await asyncio.to_thread(migrate_clickhouse, settings)
+
+
+async def _healthcheck(addr: str, service: str, timeout: float) -> bool:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with grpc.aio.insecure_channel(addr) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = await stub.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    try:
+        if args.command == "token":
+            scopes = args.scope or DEFAULT_USER_SCOPES
+            print(
+                mint_token(
+                    settings,
+                    tenant_id=args.tenant,
+                    user_id=args.user,
+                    scopes=scopes,
+                    ttl_seconds=args.ttl,
+                )
+            )
+            return 0
+        if args.command == "healthcheck":
+            return 0 if asyncio.run(_healthcheck(args.addr, args.service, args.timeout)) else 1
+        configure_logging(settings.log_level, settings.log_format)
+        if args.command == "serve":
+            asyncio.run(_serve(settings, _expand_targets(args.targets)))
+            return 0
+        if args.command == "migrate":
+            asyncio.run(_migrate(settings))
+            return 0
+        from feedbackmesh import cli_up
+
+        return cli_up.run_command(args, settings)
+    except UsageError as exc:
+        print(f"feedbackmesh: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

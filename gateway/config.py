@@ -1,0 +1,332 @@
+"""Render the Envoy gateway configuration (v3 bootstrap) from the mesh settings.
+
+The config is built as plain dicts and serialised as JSON, which is also valid YAML, so
+the same text works as an Envoy ``-c`` file, a Kubernetes ConfigMap or a compose volume.
+Filter order matters and is: CORS (answers preflights before anyone asks for a token) ->
+jwt_authn (sees the public ``/v1/`` path) -> gRPC-JSON transcoder (rewrites the path to
+``/<pkg>.<Service>/<Method>`` and clears the route cache) -> router (matches the gRPC path).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gateway import filters
+from gateway.descriptor import SERVICES, Method, load_descriptor_bytes, service_methods
+from mesh_runtime.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+
+# Envoy's type URLs, spelled once.
+_T = "type.googleapis.com/envoy."
+HCM = _T + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+FILTER_CONFIG = _T + "config.route.v3.FilterConfig"
+HTTP_OPTIONS = _T + "extensions.upstreams.http.v3.HttpProtocolOptions"
+MAX_CONNECTIONS = (
+    _T + "extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig"
+)
+
+MIN_BODY_LIMIT = 8 * 1024 * 1024
+# Headers only the mesh may set: a client sending them is trying to choose its identity.
+IDENTITY_HEADERS = ("x-feedbackmesh-tenant", "x-feedbackmesh-user", "x-jwt-payload")
+UNARY_TIMEOUT = "30s"
+EXPORT_TIMEOUT = "300s"
+UNROUTED_CLUSTER = "unrouted"
+HEALTHZ_BODY = '{"status":"SERVING"}'
+
+
+def body_limit(settings: Settings) -> int:
+    """Bytes Envoy buffers per request/response: the gRPC message limit, never below 8 MiB."""
+    return max(settings.grpc_max_message_bytes, MIN_BODY_LIMIT)
+
+
+def default_upstreams(settings: Settings) -> dict[str, str]:
+    return {
+        "feedback": settings.feedback_addr,
+        "sentiment": settings.sentiment_addr,
+        "ingest": settings.ingest_addr,
+        "analytics": settings.analytics_addr,
+    }
+
+
+def split_host_port(addr: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` -> (host, port)."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"upstream address must be host:port, got {addr!r}")
+    return host.strip("[]"), int(port)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def cluster_name(key: str) -> str:
+    return f"{key}_grpc"
+
+
+def _cluster(key: str, addr: str, limit: int) -> Json:
+    host, port = split_host_port(addr)
+    name = cluster_name(key)
+    cluster: Json = {
+        "name": name,
+        # An IP needs no resolver; a name (compose service, k8s Service) is re-resolved so
+        # that replaced pods are picked up.
+        "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "per_connection_buffer_limit_bytes": limit,
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": HTTP_OPTIONS,
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": port}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": "2s",
+                # Re-probe a down service quickly so a restarted process is back in ~1 s.
+                "unhealthy_interval": "1s",
+                # Default is 60 s: an idle cluster would keep a stale verdict for a minute.
+                "no_traffic_interval": "3s",
+                "unhealthy_threshold": 2,
+                "healthy_threshold": 1,
+                "grpc_health_check": {"service_name": SERVICES[key]},
+            }
+        ],
+        # 0: with no healthy host answer 503 at once instead of "panic" routing to all hosts.
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
+    }
+    if not _is_ip(host):
+        cluster["dns_lookup_family"] = "V4_PREFERRED"
+    return cluster
+
+
+def _retry_policy(*, idempotent: bool) -> Json:
+    # connect-failure / refused-stream never reached the service: safe for any call.
+    retry_on = "connect-failure,refused-stream"
+    if idempotent:
+        retry_on += ",unavailable,cancelled,reset"
+    return {
+        "retry_on": retry_on,
+        "num_retries": 2,
+        "retry_back_off": {"base_interval": "0.05s", "max_interval": "0.5s"},
+    }
+
+
+def _method_route(method: Method, cluster: str) -> Json:
+    return {
+        "name": f"{method.service}.{method.name}",
+        "match": {"path": method.grpc_path},
+        "route": {
+            "cluster": cluster,
+            "timeout": EXPORT_TIMEOUT if method.is_export else UNARY_TIMEOUT,
+            "retry_policy": _retry_policy(idempotent=method.idempotent),
+        },
+    }
+
+
+def _routes(methods: Mapping[str, list[Method]]) -> list[Json]:
+    routes: list[Json] = [
+        {
+            "name": "healthz",
+            "match": {"path": "/healthz"},
+            "direct_response": {"status": 200, "body": {"inline_string": HEALTHZ_BODY}},
+            "response_headers_to_add": [
+                {
+                    "header": {"key": "content-type", "value": "application/json"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
+            # With reject_unknown_method the transcoder would 404 this path before the
+            # router could answer it.
+            "typed_per_filter_config": {
+                "envoy.filters.http.grpc_json_transcoder": {
+                    "@type": FILTER_CONFIG,
+                    "disabled": True,
+                }
+            },
+        }
+    ]
+    # One exact route per public (HTTP-bound) method, matched on the gRPC path the
+    # transcoder rewrites to. Internal RPCs (outbox pull/ack, IngestEvents) get no route,
+    # so the edge cannot reach them even with a valid token.
+    for key, service in SERVICES.items():
+        cluster = cluster_name(key)
+        routes += [_method_route(m, cluster) for m in methods[service] if m.http_verb]
+    routes += [
+        # The CORS filter runs on the public path, before transcoding, and only acts when that
+        # path matches a route with a route entry (a direct_response route is ignored). The
+        # router never sees this route for JSON calls: the transcoder either rewrites the path
+        # (re-matched above) or answers 404 itself.
+        {
+            "name": "public_api",
+            "match": {"prefix": "/v1/"},
+            "route": {"cluster": UNROUTED_CLUSTER, "timeout": UNARY_TIMEOUT},
+        },
+        # Unknown gRPC paths, internal RPCs included.
+        {
+            "name": "not_found",
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 404, "body": {"inline_string": "no such route"}},
+        },
+    ]
+    return routes
+
+
+def _http_connection_manager(
+    settings: Settings, descriptor: Path | bytes, methods: Mapping[str, list[Method]], limit: int
+) -> Json:
+    cors = filters.cors_policy(settings.cors_allowed_origins)
+    return {
+        "@type": HCM,
+        "stat_prefix": "gateway",
+        "codec_type": "AUTO",
+        "use_remote_address": True,
+        "normalize_path": True,
+        "merge_slashes": True,
+        # x_feedbackmesh_tenant must not sneak past the identity-header strip below.
+        "common_http_protocol_options": {"headers_with_underscores_action": "DROP_HEADER"},
+        "stream_idle_timeout": "300s",
+        "access_log": filters.access_log(),
+        "local_reply_config": filters.local_reply_config(),
+        "route_config": {
+            "name": "gateway",
+            "request_headers_to_remove": list(IDENTITY_HEADERS),
+            "virtual_hosts": [
+                {
+                    "name": "gateway",
+                    "domains": ["*"],
+                    "routes": _routes(methods),
+                    "typed_per_filter_config": {"envoy.filters.http.cors": cors},
+                }
+            ],
+        },
+        "http_filters": [
+            {"name": "envoy.filters.http.cors", "typed_config": {"@type": filters.CORS}},
+            {"name": "envoy.filters.http.jwt_authn", "typed_config": filters.jwt_authn(settings)},
+            {
+                "name": "envoy.filters.http.grpc_json_transcoder",
+                "typed_config": filters.transcoder(descriptor, limit),
+            },
+            {"name": "envoy.filters.http.router", "typed_config": {"@type": filters.ROUTER}},
+        ],
+    }
+
+
+def build_envoy_config(
+    settings: Settings,
+    *,
+    descriptor: Path | bytes,
+    upstreams: Mapping[str, str] | None = None,
+    admin_address: str = "127.0.0.1",
+) -> Json:
+    """The bootstrap as a dict (see :func:`render_envoy_config`)."""
+    addrs = default_upstreams(settings) | dict(upstreams or {})
+    unknown = set(addrs) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"unknown upstream services: {sorted(unknown)}")
+    methods = service_methods(load_descriptor_bytes(descriptor))
+    limit = body_limit(settings)
+    listener = {
+        "name": "gateway",
+        "address": {
+            "socket_address": {
+                "address": settings.gateway_host,
+                "port_value": settings.gateway_port,
+            }
+        },
+        "per_connection_buffer_limit_bytes": limit,
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": _http_connection_manager(
+                            settings, descriptor, methods, limit
+                        ),
+                    }
+                ]
+            }
+        ],
+    }
+    return {
+        "admin": {
+            "address": {
+                "socket_address": {
+                    "address": admin_address,
+                    "port_value": settings.envoy_admin_port,
+                }
+            }
+        },
+        "static_resources": {
+            "listeners": [listener],
+            "clusters": [
+                *(_cluster(key, addrs[key], limit) for key in SERVICES),
+                # No endpoints: anything routed here gets 503 (see the public_api route).
+                {
+                    "name": UNROUTED_CLUSTER,
+                    "type": "STATIC",
+                    "connect_timeout": "1s",
+                    "load_assignment": {"cluster_name": UNROUTED_CLUSTER},
+                },
+            ],
+        },
+        # An edge proxy without a connection cap can be exhausted by one client.
+        "overload_manager": {
+            "resource_monitors": [
+                {
+                    "name": "envoy.resource_monitors.global_downstream_max_connections",
+                    "typed_config": {
+                        "@type": MAX_CONNECTIONS,
+                        "max_active_downstream_connections": 50000,
+                    },
+                }
+            ]
+        },
+    }
+
+
+def render_envoy_config(
+    settings: Settings,
+    *,
+    descriptor: Path | bytes,
+    upstreams: Mapping[str, str] | None = None,
+    admin_address: str = "127.0.0.1",
+) -> str:
+    """Envoy bootstrap as JSON text (valid YAML too).
+
+    ``descriptor`` as a Path is referenced by file name; as bytes it is inlined (base64) so
+    the text is self-contained. ``upstreams`` overrides ``settings.<svc>_addr`` per service
+    key (``feedback``, ``sentiment``, ``ingest``, ``analytics``), e.g. ``"feedback:50051"``.
+    """
+    config = build_envoy_config(
+        settings, descriptor=descriptor, upstreams=upstreams, admin_address=admin_address
+    )
+    return json.dumps(config, indent=2) + "\n"

@@ -1,0 +1,142 @@
+"""The HTTP filters and listener-level pieces of the gateway's Envoy config.
+
+Kept apart from :mod:`gateway.config` (bootstrap, clusters, routes) so each stays short.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from gateway.descriptor import SERVICES
+from gateway.jwks import jwks_for
+from mesh_runtime.settings import Settings
+
+Json = dict[str, Any]
+
+_T = "type.googleapis.com/envoy."
+CORS = _T + "extensions.filters.http.cors.v3.Cors"
+CORS_POLICY = _T + "extensions.filters.http.cors.v3.CorsPolicy"
+JWT_AUTHN = _T + "extensions.filters.http.jwt_authn.v3.JwtAuthentication"
+TRANSCODER = _T + "extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
+ROUTER = _T + "extensions.filters.http.router.v3.Router"
+STDOUT_LOG = _T + "extensions.access_loggers.stream.v3.StdoutAccessLog"
+
+JWT_PROVIDER = "feedbackmesh"
+
+
+def cors_policy(origins: list[str]) -> Json:
+    if "*" in origins:
+        matchers: list[Json] = [{"safe_regex": {"regex": ".*"}}]
+    else:
+        matchers = [{"exact": origin} for origin in origins]
+    return {
+        "@type": CORS_POLICY,
+        "allow_origin_string_match": matchers,
+        "allow_methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+        "allow_headers": "authorization, content-type, x-request-id, idempotency-key",
+        "expose_headers": "content-disposition, x-request-id, grpc-status, grpc-message",
+        "max_age": "600",
+    }
+
+
+def jwt_authn(settings: Settings) -> Json:
+    requires = {"provider_name": JWT_PROVIDER}
+    return {
+        "@type": JWT_AUTHN,
+        "providers": {
+            JWT_PROVIDER: {
+                "issuer": settings.jwt_issuer,
+                "audiences": [settings.jwt_audience],
+                "local_jwks": {"inline_string": jwks_for(settings)},
+                # Only the Authorization header: the default also accepts ?access_token=,
+                # which would leak tokens into logs.
+                "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                # Keep the header: the services verify the token themselves.
+                "forward": True,
+            }
+        },
+        "rules": [
+            {"match": {"path": "/healthz"}},
+            # /v1/ is the public surface; /feedbackmesh. is native gRPC through the gateway,
+            # which must not be a way around the check.
+            {"match": {"prefix": "/v1/"}, "requires": requires},
+            {"match": {"prefix": "/feedbackmesh."}, "requires": requires},
+        ],
+        # Browsers send preflights without credentials.
+        "bypass_cors_preflight": True,
+    }
+
+
+def transcoder(descriptor: Path | bytes, limit: int) -> Json:
+    config: Json = {"@type": TRANSCODER}
+    if isinstance(descriptor, bytes):
+        config["proto_descriptor_bin"] = base64.b64encode(descriptor).decode("ascii")
+    else:
+        config["proto_descriptor"] = str(descriptor.resolve())
+    config |= {
+        "services": list(SERVICES.values()),
+        "print_options": {
+            "add_whitespace": False,
+            "always_print_primitive_fields": True,
+            "always_print_enums_as_ints": False,
+            "preserve_proto_field_names": True,
+        },
+        "convert_grpc_status": True,
+        "ignore_unknown_query_parameters": False,
+        "request_validation_options": {
+            "reject_unknown_method": True,
+            "reject_unknown_query_parameters": True,
+            "reject_binding_body_field_collisions": True,
+        },
+        "max_request_body_size": limit,
+        "max_response_body_size": limit,
+    }
+    return config
+
+
+def local_reply_config() -> Json:
+    # Only errors: /healthz is a direct response too and must keep its own body.
+    return {
+        "mappers": [
+            {
+                "filter": {
+                    "status_code_filter": {
+                        "comparison": {
+                            "op": "GE",
+                            "value": {
+                                "default_value": 400,
+                                "runtime_key": "feedbackmesh.local_reply.min_status",
+                            },
+                        }
+                    }
+                },
+                "body_format_override": {
+                    "json_format": {"code": "%RESPONSE_CODE%", "message": "%LOCAL_REPLY_BODY%"},
+                    "content_type": "application/json",
+                },
+            }
+        ]
+    }
+
+
+def access_log() -> list[Json]:
+    fields = {
+        "time": "%START_TIME%",
+        "method": "%REQ(:METHOD)%",
+        "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+        "grpc_path": "%REQ(:PATH)%",
+        "status": "%RESPONSE_CODE%",
+        "grpc_status": "%GRPC_STATUS%",
+        "details": "%RESPONSE_CODE_DETAILS%",
+        "duration_ms": "%DURATION%",
+        "upstream": "%UPSTREAM_HOST%",
+        "request_id": "%REQ(X-REQUEST-ID)%",
+    }
+    return [
+        {
+            "name": "envoy.access_loggers.stdout",
+            "typed_config": {"@type": STDOUT_LOG, "log_format": {"json_format": fields}},
+        }
+    ]

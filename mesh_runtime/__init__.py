@@ -1,0 +1,2 @@
+"""Shared plumbing of every Feedback Mesh service: settings, logging, the gRPC
+server bootstrap, health, metrics, auth, error mapping and storage clients."""

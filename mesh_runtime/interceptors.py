@@ -1,0 +1,174 @@
+"""The one server interceptor of the mesh: per call it records metrics, verifies the
+caller's JWT and scope, and maps domain exceptions to gRPC status with details.
+
+One wrapper (not three stacked ones) keeps the per-call overhead low.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from mesh_runtime import metrics
+from mesh_runtime.auth import TokenVerifier, reset_current_principal, set_current_principal
+from mesh_runtime.errors import DomainError, InvalidArgument, Unauthenticated
+
+logger = logging.getLogger(__name__)
+
+# Health checks and reflection answer without a token.
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+GENERIC_INTERNAL_MESSAGE = "internal error"
+
+
+def status_for(error: DomainError) -> grpc.Status:
+    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    if isinstance(error, InvalidArgument) and error.violations:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+        detail = any_pb2.Any()
+        detail.Pack(bad_request)
+        status.details.append(detail)
+    return rpc_status.to_status(status)
+
+
+class MeshServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, verifier: TokenVerifier, method_scopes: Mapping[str, str]) -> None:
+        self._verifier = verifier
+        self._method_scopes = dict(method_scopes)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
+            return handler
+        # A method no target declared is internal-only: deny by default.
+        scope = self._method_scopes.get(method, "mesh:internal")
+        call = _Call(self._verifier, method, scope)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                call.wrap_unary(handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                call.wrap_stream(handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # client-streaming RPCs: none in the v1 APIs
+
+
+class _Call:
+    def __init__(self, verifier: TokenVerifier, method: str, scope: str) -> None:
+        self._verifier = verifier
+        self._scope = scope
+        self._service, self._method = metrics.split_method(method)
+        self._full_method = method
+
+    def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        token = ""
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str):
+                scheme, _, token = value.partition(" ")
+                if scheme.lower() != "bearer":
+                    token = ""
+                break
+        if not token:
+            raise Unauthenticated("missing bearer token")
+        principal = self._verifier.verify(token.strip())
+        principal.require(self._scope)
+        set_current_principal(principal)
+
+    async def _fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> grpc.StatusCode:
+        """Aborts the call for ``exc``; returns the code for metrics (re-raised by abort)."""
+        if isinstance(exc, DomainError):
+            status = status_for(exc)
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        logger.exception("unhandled error in %s", self._full_method, exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, GENERIC_INTERNAL_MESSAGE)
+        raise AssertionError("unreachable")  # context.abort always raises
+
+    def _record(self, context: grpc.aio.ServicerContext, code: Any, started: float) -> None:
+        code_name = code.name if isinstance(code, grpc.StatusCode) else _code_name(context)
+        metrics.GRPC_HANDLED.labels(self._service, self._method, code_name).inc()
+        metrics.GRPC_LATENCY.labels(self._service, self._method).observe(
+            time.perf_counter() - started
+        )
+
+    def wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            metrics.GRPC_STARTED.labels(self._service, self._method).inc()
+            token = set_current_principal(None)
+            code: Any = grpc.StatusCode.OK
+            try:
+                self._authenticate(context)
+                return await behavior(request, context)
+            except grpc.aio.AbortError:
+                code = None  # the servicer aborted: read the code from the context
+                raise
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                code = exc.code if isinstance(exc, DomainError) else grpc.StatusCode.INTERNAL
+                await self._fail(context, exc)
+            finally:
+                reset_current_principal(token)
+                self._record(context, code, started)
+
+        return unary
+
+    def wrap_stream(
+        self, behavior: Callable[..., AsyncIterator[Any]]
+    ) -> Callable[..., AsyncIterator[Any]]:
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            metrics.GRPC_STARTED.labels(self._service, self._method).inc()
+            token = set_current_principal(None)
+            code: Any = grpc.StatusCode.OK
+            try:
+                self._authenticate(context)
+                async for response in behavior(request, context):
+                    yield response
+            except grpc.aio.AbortError:
+                code = None
+                raise
+            except (asyncio.CancelledError, GeneratorExit):
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                code = exc.code if isinstance(exc, DomainError) else grpc.StatusCode.INTERNAL
+                await self._fail(context, exc)
+            finally:
+                reset_current_principal(token)
+                self._record(context, code, started)
+
+        return stream
+
+
+def _code_name(context: grpc.aio.ServicerContext) -> str:
+    code = context.code()
+    for status in grpc.StatusCode:
+        if code in (status, status.value[0]):
+            return status.name
+    return grpc.StatusCode.UNKNOWN.name

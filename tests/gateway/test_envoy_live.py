@@ -1,0 +1,239 @@
+"""A real Envoy in front of a real grpc.aio SentimentService: the public HTTP contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import httpx
+import pytest
+from gateway_helpers import EXPORT_CHUNKS, Gateway, GrpcServer, mint_token
+
+from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
+from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
+from mesh_runtime.settings import Settings
+
+ORIGIN = "http://localhost:3000"
+
+
+@pytest.fixture(scope="module")
+def client(gateway: Gateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        yield http
+
+
+def auth(token: str | None = None) -> dict[str, str]:
+    return {"authorization": f"Bearer {token or mint_token()}"}
+
+
+def assert_json_error(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body, dict)
+    assert isinstance(body.get("message"), str)
+    return body
+
+
+def test_analyze_prints_proto_names_and_zero_values(client: httpx.Client) -> None:
+    response = client.post("/v1/sentiment:analyze", json={"text": "great"}, headers=auth())
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    # snake_case proto names, enum as its name, zero values present (score 0, empty string).
+    assert response.json() == {
+        "label": "SENTIMENT_LABEL_POSITIVE",
+        "score": 0,
+        "confidence": 0,
+        "analyzer": "fake",
+        "analyzer_version": "",
+    }
+
+
+def test_token_forwarded_and_identity_headers_stripped(
+    client: httpx.Client, sentiment_server: GrpcServer
+) -> None:
+    token = mint_token(tenant="tenant-a")
+    response = client.post(
+        "/v1/sentiment:analyze",
+        json={"text": "hello"},
+        headers={
+            **auth(token),
+            "x-feedbackmesh-tenant": "tenant-b",
+            "x-feedbackmesh-user": "someone-else",
+            "x-jwt-payload": "forged",
+            "x_feedbackmesh_tenant": "tenant-b",
+        },
+    )
+    assert response.status_code == 200, response.text
+    seen = sentiment_server.servicer.calls[-1].metadata
+    assert seen["authorization"] == f"Bearer {token}"
+    assert not {k for k in seen if k.replace("_", "-").startswith(("x-feedbackmesh", "x-jwt"))}
+
+
+def test_missing_token_is_401_json(client: httpx.Client) -> None:
+    response = client.post("/v1/sentiment:analyze", json={"text": "great"})
+    body = assert_json_error(response, 401)
+    assert body["code"] == 401
+
+
+def test_expired_token_is_401_json(client: httpx.Client) -> None:
+    expired = mint_token(expires_in=-3600)  # beyond Envoy's 60 s clock skew
+    response = client.post("/v1/sentiment:analyze", json={"text": "x"}, headers=auth(expired))
+    assert "expired" in str(assert_json_error(response, 401)["message"]).lower()
+
+
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [
+        (mint_token(secret="another-secret-that-is-long-enough-0123456789"), 401),
+        (mint_token(issuer="someone-else"), 401),
+        ("not-a-jwt", 401),
+        # Envoy's jwt_authn answers a well-signed token for another audience with 403.
+        (mint_token(audience="someone-else"), 403),
+    ],
+    ids=["bad-signature", "wrong-issuer", "garbage", "wrong-audience"],
+)
+def test_invalid_token_is_rejected_with_json(client: httpx.Client, token: str, status: int) -> None:
+    response = client.post("/v1/sentiment:analyze", json={"text": "x"}, headers=auth(token))
+    assert_json_error(response, status)
+
+
+@pytest.mark.parametrize("path", ["/v1/nope", "/nope", "/v1/sentiment/model/extra"])
+def test_unknown_path_is_404_json(client: httpx.Client, path: str) -> None:
+    assert_json_error(client.get(path, headers=auth()), 404)
+
+
+def test_wrong_http_method_is_404_json(client: httpx.Client) -> None:
+    assert_json_error(client.get("/v1/sentiment:analyze", headers=auth()), 404)
+
+
+def test_bad_json_is_400_json(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/sentiment:analyze",
+        content=b'{"text": ',
+        headers={**auth(), "content-type": "application/json"},
+    )
+    assert_json_error(response, 400)
+
+
+def test_wrong_field_type_is_400_json(client: httpx.Client) -> None:
+    response = client.post("/v1/sentiment:analyze", json={"text": 5}, headers=auth())
+    assert "text" in str(assert_json_error(response, 400)["message"])
+
+
+def test_unknown_query_parameter_is_400_json(client: httpx.Client) -> None:
+    response = client.get("/v1/sentiment/model", params={"bogus": "1"}, headers=auth())
+    assert "bogus" in str(assert_json_error(response, 400)["message"])
+
+
+def test_invalid_argument_is_400_with_bad_request_details(client: httpx.Client) -> None:
+    response = client.post("/v1/sentiment:analyze", json={"text": "  "}, headers=auth())
+    body = assert_json_error(response, 400)
+    assert body["code"] == 3  # google.rpc.Status from the service: the gRPC code
+    assert body["details"] == [
+        {
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "field_violations": [
+                {"field": "text", "description": "must not be empty", "reason": ""}
+            ],
+        }
+    ]
+
+
+def test_unimplemented_rpc_is_501_json(client: httpx.Client) -> None:
+    assert_json_error(client.get("/v1/sentiment/model", headers=auth()), 501)
+
+
+def test_no_healthy_upstream_is_503_json(client: httpx.Client) -> None:
+    # ingest's cluster points at a port nobody listens on.
+    body = assert_json_error(client.get("/v1/ingest/status", headers=auth()), 503)
+    assert body["code"] == 503
+
+
+def test_http_body_export_passes_through(client: httpx.Client) -> None:
+    response = client.get("/v1/feedback:export", params={"format": "csv"}, headers=auth())
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content == b"".join(EXPORT_CHUNKS)
+
+
+def test_bodies_above_envoys_1_mib_default_pass(
+    client: httpx.Client, sentiment_server: GrpcServer
+) -> None:
+    text = "a" * (9 * 1024 * 1024)
+    response = client.post("/v1/sentiment:analyze", json={"text": text}, headers=auth())
+    assert response.status_code == 200, response.text[:200]
+    assert len(sentiment_server.servicer.calls[-1].text) == len(text)
+
+
+def test_body_over_the_limit_is_a_json_error(client: httpx.Client) -> None:
+    # The transcoder streams a unary JSON body into the gRPC message rather than buffering
+    # it, so the service's gRPC limit (the same number) answers: RESOURCE_EXHAUSTED -> 429.
+    text = "a" * (Settings().grpc_max_message_bytes + 1024)
+    response = client.post("/v1/sentiment:analyze", json={"text": text}, headers=auth())
+    assert assert_json_error(response, 429)["code"] == 8
+
+
+def test_healthz_is_open(client: httpx.Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"status": "SERVING"}
+
+
+def test_cors_preflight_needs_no_token(client: httpx.Client) -> None:
+    response = client.options(
+        "/v1/sentiment:analyze",
+        headers={
+            "origin": ORIGIN,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "authorization" in response.headers["access-control-allow-headers"]
+
+
+def test_cors_actual_request_and_foreign_origin(client: httpx.Client) -> None:
+    ok = client.post(
+        "/v1/sentiment:analyze", json={"text": "a"}, headers={**auth(), "origin": ORIGIN}
+    )
+    assert ok.headers["access-control-allow-origin"] == ORIGIN
+    foreign = client.options(
+        "/v1/sentiment:analyze",
+        headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
+    )
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_native_grpc_through_gateway(gateway: Gateway) -> None:
+    target = gateway.url.removeprefix("http://")
+    metadata = (("authorization", f"Bearer {mint_token()}"),)
+    async with grpc.aio.insecure_channel(target) as channel:
+        sentiment = sentiment_pb2_grpc.SentimentServiceStub(channel)
+        reply = await sentiment.AnalyzeSentiment(
+            sentiment_pb2.AnalyzeSentimentRequest(text="hi"), metadata=metadata, timeout=5
+        )
+        assert reply.label == sentiment_pb2.SENTIMENT_LABEL_POSITIVE
+
+        with pytest.raises(grpc.aio.AioRpcError) as no_token:
+            await sentiment.AnalyzeSentiment(
+                sentiment_pb2.AnalyzeSentimentRequest(text="hi"), timeout=5
+            )
+        assert no_token.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+        # Internal RPCs have no route at the edge, whatever the token.
+        feedback = feedback_pb2_grpc.FeedbackServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as internal:
+            await feedback.AckOutboxEvents(
+                feedback_pb2.AckOutboxEventsRequest(), metadata=metadata, timeout=5
+            )
+        assert internal.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_admin_serves_prometheus_stats(gateway: Gateway) -> None:
+    response = httpx.get(f"{gateway.admin_url}/stats/prometheus", timeout=5)
+    assert response.status_code == 200
+    assert 'envoy_cluster_upstream_rq_total{envoy_cluster_name="sentiment_grpc"}' in response.text

@@ -1,0 +1,82 @@
+"""Real-model tests of the sentiment analyzers (no mocks); models load once per module."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentiment_svc.analyzers import (
+    ANALYZER_NAMES,
+    DEFAULT_ANALYZER,
+    Analyzer,
+    SentimentResult,
+    build_analyzer,
+)
+from sentiment_svc.analyzers.minilm import MODEL_DIR
+from sentiment_svc.analyzers.wordpiece import WordPieceTokenizer
+
+POSITIVE = [
+    "I love this agent, it solved my problem quickly and the answer was excellent.",
+    "Great job, very helpful and friendly!",
+]
+NEGATIVE = [
+    "This is terrible, the answer was wrong and it wasted my time.",
+    "Awful experience, I hate how useless and slow it was.",
+]
+NEUTRAL = [
+    "The report was generated on Tuesday.",
+    "I used the agent to convert a CSV file.",
+]
+
+
+@pytest.fixture(scope="module", params=ANALYZER_NAMES)
+def analyzer(request: pytest.FixtureRequest) -> Analyzer:
+    return build_analyzer(request.param)
+
+
+def test_clear_examples(analyzer: Analyzer) -> None:
+    got = analyzer.analyze_batch(POSITIVE + NEGATIVE + NEUTRAL)
+    labels = [r.label for r in got]
+    assert labels[:2] == ["positive"] * 2, got
+    assert labels[2:4] == ["negative"] * 2, got
+    assert labels[4:] == ["neutral"] * 2, got
+
+
+def test_results_in_range(analyzer: Analyzer) -> None:
+    texts = POSITIVE + NEGATIVE + NEUTRAL + ["", "   ", "ok", "?!", "x" * 10_000, "ünïcödé 日本語"]
+    for r in analyzer.analyze_batch(texts):
+        assert isinstance(r, SentimentResult)
+        assert r.label in ("positive", "neutral", "negative")
+        assert -1.0 <= r.score <= 1.0
+        assert 0.0 <= r.confidence <= 1.0
+    assert analyzer.analyze_batch([]) == []
+
+
+def test_batch_equals_singles(analyzer: Analyzer) -> None:
+    texts = POSITIVE + NEGATIVE + NEUTRAL + ["meh. " * 40]
+    batch = analyzer.analyze_batch(texts)
+    singles = [analyzer.analyze_batch([t])[0] for t in texts]
+    for b, s in zip(batch, singles):
+        assert b.label == s.label
+        # int8 activations are quantized per batch tensor, so padding can move the last digits.
+        assert b.score == pytest.approx(s.score, abs=0.02)
+        assert b.confidence == pytest.approx(s.confidence, abs=0.02)
+
+
+def test_name_and_version(analyzer: Analyzer) -> None:
+    assert analyzer.name in ANALYZER_NAMES
+    assert analyzer.version
+
+
+def test_default_and_unknown() -> None:
+    assert build_analyzer("default").name == DEFAULT_ANALYZER
+    with pytest.raises(ValueError, match="unknown sentiment analyzer"):
+        build_analyzer("bert-large")
+
+
+def test_wordpiece_known_ids() -> None:
+    # Ids produced by transformers' BertTokenizer for all-MiniLM-L6-v2's vocab.txt.
+    tok = WordPieceTokenizer(MODEL_DIR / "vocab.txt", max_len=16)
+    assert tok.tokenize_ids("Héllo, WORLD! unaffable") == [
+        101, 7592, 1010, 2088, 999, 14477, 20961, 3468, 102
+    ]
+    assert len(tok.tokenize_ids("word " * 100)) == 16
