@@ -290,9 +290,10 @@ def migrate_clickhouse(settings: Settings) -> None:
             for statement in migration.statements:
                 client.command(statement)
             client.insert(
-                f"{database}.schema_migrations",
+                "schema_migrations",
                 [[migration.version, migration.name]],
                 column_names=["version", "name"],
+                database=database,
             )
             logger.info(
                 "clickhouse migration applied",

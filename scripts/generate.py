@@ -63,9 +63,10 @@ def stale_files(repo: Path = REPO, proto_root: Path = PROTO_ROOT) -> list[str]:
         stale = []
         for relative in generate(fresh_root, proto_root):
             committed = repo / relative
-            if not committed.exists() or committed.read_bytes() != (
-                fresh_root / relative
-            ).read_bytes():
+            if (
+                not committed.exists()
+                or committed.read_bytes() != (fresh_root / relative).read_bytes()
+            ):
                 stale.append(str(relative))
         return stale
 

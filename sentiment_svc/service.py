@@ -35,6 +35,7 @@ class SentimentService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment-model")
         self._pending: list[tuple[str, asyncio.Future[SentimentResult]]] = []
         self._flush_scheduled = False
+        self._passes: set[asyncio.Future[list[SentimentResult]]] = set()
 
     @property
     def analyzer_name(self) -> str:
@@ -79,6 +80,8 @@ class SentimentService:
             return
         batch, self._pending = self._pending, []
         task = asyncio.ensure_future(self._run_pass([text for text, _ in batch]))
+        self._passes.add(task)
+        task.add_done_callback(self._passes.discard)
         task.add_done_callback(lambda done: _settle(batch, done))
 
     async def _run_pass(self, texts: list[str]) -> list[SentimentResult]:

@@ -14,8 +14,8 @@ from mesh_runtime.resources import Resources
 from mesh_runtime.settings import Settings
 from mesh_runtime.targets import ServiceTarget
 from sentiment_svc.analyzers import build_analyzer
-from sentiment_svc.servicer import SentimentServicer
 from sentiment_svc.service import SentimentService
+from sentiment_svc.servicer import SentimentServicer
 
 logger = logging.getLogger(__name__)
 

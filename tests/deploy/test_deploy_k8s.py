@@ -51,6 +51,8 @@ POD_MONITOR_SPEC_KEYS = {
 POD_METRICS_ENDPOINT_KEYS = {"port", "path", "interval", "scrapeTimeout", "scheme", "relabelings"}
 SECRET_NAME = "feedbackmesh-secrets"
 SENSITIVE_ENV = re.compile(r"(URL|SECRET|TOKEN|PASSWORD|KEY)$")
+# The server's drain: health NOT_SERVING for drain_delay, then drain_grace for calls.
+DRAIN_DELAY_SECONDS = Settings.model_fields["drain_delay_seconds"].default
 DRAIN_GRACE_SECONDS = Settings.model_fields["drain_grace_seconds"].default
 GATEWAY = "envoy"
 
@@ -285,7 +287,10 @@ def test_graceful_termination_outlasts_the_drain(
 ) -> None:
     configmap = by_name(renders[name], "ConfigMap")
     settings = next(c for n, c in configmap.items() if n.startswith("feedbackmesh-config"))
-    drain = float(settings["data"].get("FEEDBACKMESH_DRAIN_GRACE_SECONDS", DRAIN_GRACE_SECONDS))
+    data = settings["data"]
+    drain = float(data.get("FEEDBACKMESH_DRAIN_DELAY_SECONDS", DRAIN_DELAY_SECONDS)) + float(
+        data.get("FEEDBACKMESH_DRAIN_GRACE_SECONDS", DRAIN_GRACE_SECONDS)
+    )
     for deployment in of_kind(renders[name], "Deployment"):
         pre_stop = container(deployment)["lifecycle"]["preStop"]["sleep"]["seconds"]
         grace = pod_spec(deployment)["terminationGracePeriodSeconds"]

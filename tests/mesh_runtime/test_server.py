@@ -62,7 +62,9 @@ async def probe(serve: Callable[..., Awaitable[MeshServer]]) -> AsyncIterator[Me
     yield await serve([probe_target()])
 
 
-async def analyze(port: int, text: str, token: str | None) -> sentiment_pb2.AnalyzeSentimentResponse:
+async def analyze(
+    port: int, text: str, token: str | None
+) -> sentiment_pb2.AnalyzeSentimentResponse:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = sentiment_pb2_grpc.SentimentServiceStub(channel)
         metadata = bearer_metadata(token) if token is not None else None
@@ -182,12 +184,13 @@ async def test_metrics_count_calls_by_method_and_code(
         with pytest.raises(grpc.aio.AioRpcError):
             await analyze(probe.port, "hello", None)
         after = (await client.get(url)).text
-    assert _handled(after, "AnalyzeSentiment", "OK") == _handled(
-        before, "AnalyzeSentiment", "OK"
-    ) + 1
-    assert _handled(after, "AnalyzeSentiment", "UNAUTHENTICATED") == _handled(
-        before, "AnalyzeSentiment", "UNAUTHENTICATED"
-    ) + 1
+    assert (
+        _handled(after, "AnalyzeSentiment", "OK") == _handled(before, "AnalyzeSentiment", "OK") + 1
+    )
+    assert (
+        _handled(after, "AnalyzeSentiment", "UNAUTHENTICATED")
+        == _handled(before, "AnalyzeSentiment", "UNAUTHENTICATED") + 1
+    )
     assert "grpc_server_handling_seconds_bucket" in after
 
 

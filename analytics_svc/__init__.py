@@ -1,0 +1,1 @@
+"""AnalyticsService: exact, chart-ready analytics over the ClickHouse rollups."""

@@ -1,0 +1,120 @@
+"""Request validation: ranges, time zones, granularity and periods -> a query window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from analytics_svc.buckets import (
+    MAX_BUCKETS,
+    Bucket,
+    Grain,
+    estimate_buckets,
+    generate_buckets,
+    local_midnight,
+    whole_hour_aligned,
+)
+from mesh_runtime.errors import InvalidArgument
+
+DEFAULT_RANGE = timedelta(days=30)
+MAX_RANGE = timedelta(days=731)  # two years, one of them a leap year
+DEFAULT_TOP_N = 10
+MAX_TOP_N = 100
+PERIODS = {"7d": 7, "30d": 30, "90d": 90}
+DEFAULT_PERIOD = "7d"
+# ClickHouse DateTime64 and zoneinfo both handle these years; outside them input is a typo.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
+    grain: Grain
+    tz_name: str
+    buckets: list[Bucket]
+    # Whether each bucket boundary is a whole UTC hour, so hourly rollups answer exactly.
+    hour_aligned: bool
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tz_name)
+
+    def previous(self) -> tuple[datetime, datetime]:
+        """The period of equal length just before this one (for trends)."""
+        return self.start - (self.end - self.start), self.start
+
+
+def parse_time_zone(name: str) -> str:
+    if not name:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise InvalidArgument.single("time_zone", f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+def parse_top_n(top_n: int) -> int:
+    if top_n == 0:
+        return DEFAULT_TOP_N
+    if not 0 < top_n <= MAX_TOP_N:
+        raise InvalidArgument.single("top_n", f"must be between 1 and {MAX_TOP_N}")
+    return top_n
+
+
+def _check_instant(value: datetime, field: str) -> datetime:
+    if not _EARLIEST <= value < _LATEST:
+        raise InvalidArgument.single(field, "must be between 1970 and 2200")
+    return value.astimezone(UTC)
+
+
+def range_window(
+    start: datetime | None,
+    end: datetime | None,
+    grain: Grain,
+    time_zone: str,
+    now: datetime,
+) -> Window:
+    """[start, end) with defaults (end = now, start = end - 30 days), validated."""
+    tz_name = parse_time_zone(time_zone)
+    end = _check_instant(end if end is not None else now, "end_time")
+    start = _check_instant(start if start is not None else end - DEFAULT_RANGE, "start_time")
+    if end <= start:
+        raise InvalidArgument.single("end_time", "must be after start_time")
+    if end - start > MAX_RANGE:
+        raise InvalidArgument.single("start_time", "the range must not exceed 2 years")
+    if estimate_buckets(start, end, grain) > MAX_BUCKETS:
+        raise _too_fine(grain)
+    buckets = generate_buckets(start, end, grain, ZoneInfo(tz_name))
+    if len(buckets) > MAX_BUCKETS:
+        raise _too_fine(grain)
+    aligned = whole_hour_aligned(buckets, start, end)
+    return Window(start, end, grain, tz_name, buckets, aligned)
+
+
+def _too_fine(grain: Grain) -> InvalidArgument:
+    return InvalidArgument.single(
+        "granularity",
+        f"{grain.value} buckets over this range exceed {MAX_BUCKETS}; use a coarser granularity",
+    )
+
+
+def usage_window(period: str, time_zone: str, end: datetime | None, now: datetime) -> Window:
+    """The ``period`` whole local days ending with the day of ``end`` (exclusive: an end at
+    local midnight ends the previous day), as daily buckets."""
+    days = PERIODS.get(period or DEFAULT_PERIOD)
+    if days is None:
+        raise InvalidArgument.single("period", f"must be one of {', '.join(PERIODS)}")
+    tz_name = parse_time_zone(time_zone)
+    tz = ZoneInfo(tz_name)
+    end = _check_instant(end if end is not None else now, "end_time")
+    last_day: date = (end - timedelta(microseconds=1)).astimezone(tz).date()
+    first_day = last_day - timedelta(days=days - 1)
+    start = local_midnight(first_day, tz)
+    stop = local_midnight(last_day + timedelta(days=1), tz)
+    buckets = generate_buckets(start, stop, Grain.DAY, tz)
+    aligned = whole_hour_aligned(buckets, start, stop)
+    return Window(start, stop, Grain.DAY, tz_name, buckets, aligned)

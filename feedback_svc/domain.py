@@ -1,0 +1,155 @@
+"""Domain objects of the feedback service: plain dataclasses, no protobuf."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+FEEDBACK_TYPES = ("execution", "agent", "chat", "general")
+SENTIMENT_LABELS = ("positive", "neutral", "negative")
+STATUS_NO_COMMENT = "no_comment"
+STATUS_PENDING = "pending"
+STATUS_SCORED = "scored"
+
+
+@dataclass(frozen=True, slots=True)
+class RawSubmission:
+    """A submission as received, before validation. ``feedback_type`` is None when unset
+    and an unknown value's number as text when the enum value is not known."""
+
+    request_id: str
+    feedback_type: str | None
+    execution_id: int
+    agent_id: int
+    chat_session_id: str
+    rating: int
+    comment: str
+    tags: list[str]
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewFeedback:
+    """A validated, normalized submission of one user of one tenant."""
+
+    tenant_id: str
+    user_id: str
+    request_id: str
+    feedback_type: str
+    execution_id: int | None
+    agent_id: int | None
+    chat_session_id: str | None
+    rating: int
+    comment: str | None
+    tags: tuple[str, ...]
+    metadata: dict[str, Any]
+    metadata_json: str
+    payload_hash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The user is part of the payload: another user reusing a request_id is a conflict.
+        canonical = json.dumps(
+            [
+                self.user_id,
+                self.feedback_type,
+                self.execution_id,
+                self.agent_id,
+                self.chat_session_id,
+                self.rating,
+                self.comment,
+                list(self.tags),
+                self.metadata,
+            ],
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        object.__setattr__(self, "payload_hash", hashlib.sha256(canonical.encode()).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentScore:
+    label: str  # one of SENTIMENT_LABELS
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRecord:
+    id: int
+    tenant_id: str
+    user_id: str
+    feedback_type: str
+    execution_id: int | None
+    agent_id: int | None
+    chat_session_id: str | None
+    rating: int
+    comment: str | None
+    sentiment: str | None
+    sentiment_score: float | None
+    sentiment_status: str
+    tags: list[str]
+    metadata: dict[str, Any]
+    request_id: str
+    payload_hash: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    record: FeedbackRecord
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    field: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItemOutcome:
+    index: int
+    status: str  # created | duplicate | invalid | conflict
+    record: FeedbackRecord | None = None
+    violations: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackFilter:
+    feedback_type: str | None = None
+    execution_id: int | None = None
+    agent_id: int | None = None
+    chat_session_id: str | None = None
+    min_rating: int | None = None
+    max_rating: int | None = None
+    sentiment: str | None = None
+    tag: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackPage:
+    records: list[FeedbackRecord]
+    next_page_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    sequence: int
+    record: FeedbackRecord
+    released_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    backlog: int
+    pending_sentiment: int
+    oldest_unacknowledged_created_at: datetime | None
+    released_total: int
+    acknowledged_total: int

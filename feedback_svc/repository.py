@@ -1,0 +1,183 @@
+"""PostgreSQL access of the feedback service: SQL over a raw asyncpg pool.
+
+The pool is built from the same database URL as the SQLAlchemy engine; the hot path uses
+asyncpg prepared statements directly (one round trip per submission, no ORM objects).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from feedback_svc.domain import (
+    STATUS_NO_COMMENT,
+    STATUS_PENDING,
+    STATUS_SCORED,
+    FeedbackRecord,
+    NewFeedback,
+    SentimentScore,
+)
+from feedback_svc.queries import FilterSQL
+
+FEEDBACK_COLUMNS = (
+    "id, tenant_id, user_id, feedback_type, execution_id, agent_id, chat_session_id, rating,"
+    " comment, sentiment, sentiment_score, sentiment_status, tags, metadata, request_id,"
+    " payload_hash, created_at, updated_at"
+)
+
+# One statement = one implicit transaction: the feedback rows and their outbox rows commit
+# together. ON CONFLICT DO NOTHING leaves retries of a request_id to the caller's re-select.
+INSERT_SQL = f"""
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+        $7::text[], $8::smallint[], $9::text[], $10::text[], $11::float8[], $12::text[],
+        $13::text[], $14::text[], $15::text[]
+    ) AS t(tenant_id, user_id, request_id, feedback_type, execution_id, agent_id,
+           chat_session_id, rating, comment, sentiment, sentiment_score, sentiment_status,
+           tags, metadata, payload_hash)
+), inserted AS (
+    INSERT INTO feedback (tenant_id, user_id, request_id, feedback_type, execution_id, agent_id,
+        chat_session_id, rating, comment, sentiment, sentiment_score, sentiment_status, tags,
+        metadata, payload_hash)
+    SELECT tenant_id, user_id, request_id, feedback_type, execution_id, agent_id,
+        chat_session_id, rating, comment, sentiment, sentiment_score, sentiment_status,
+        tags::jsonb, metadata::jsonb, payload_hash
+    FROM input
+    ON CONFLICT (tenant_id, request_id) DO NOTHING
+    RETURNING {FEEDBACK_COLUMNS}
+), outbox AS (
+    INSERT INTO feedback_outbox (feedback_id, tenant_id, ready, created_at)
+    SELECT id, tenant_id, sentiment_status <> '{STATUS_PENDING}', created_at FROM inserted
+)
+SELECT {FEEDBACK_COLUMNS} FROM inserted
+"""
+
+SELECT_BY_REQUEST_SQL = f"""
+SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND request_id = ANY($2::text[])
+"""
+SELECT_BY_ID_SQL = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND id = $2"
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+async def create_pool(sqlalchemy_url: str, size: int) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        asyncpg_dsn(sqlalchemy_url),
+        min_size=min(2, size),
+        max_size=size,
+        init=_init_connection,
+        statement_cache_size=256,
+    )
+    assert pool is not None
+    return pool
+
+
+def record_from_row(row: asyncpg.Record | dict[str, Any]) -> FeedbackRecord:
+    return FeedbackRecord(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        user_id=row["user_id"],
+        feedback_type=row["feedback_type"],
+        execution_id=row["execution_id"],
+        agent_id=row["agent_id"],
+        chat_session_id=row["chat_session_id"],
+        rating=row["rating"],
+        comment=row["comment"],
+        sentiment=row["sentiment"],
+        sentiment_score=row["sentiment_score"],
+        sentiment_status=row["sentiment_status"],
+        tags=row["tags"],
+        metadata=row["metadata"],
+        request_id=row["request_id"],
+        payload_hash=row["payload_hash"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _columns(
+    items: Sequence[NewFeedback], scores: Sequence[SentimentScore | None]
+) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(15)]
+    for item, score in zip(items, scores, strict=True):
+        if item.comment is None:
+            status = STATUS_NO_COMMENT
+        else:
+            status = STATUS_SCORED if score is not None else STATUS_PENDING
+        values = (
+            item.tenant_id,
+            item.user_id,
+            item.request_id,
+            item.feedback_type,
+            item.execution_id,
+            item.agent_id,
+            item.chat_session_id,
+            item.rating,
+            item.comment,
+            score.label if score is not None and item.comment is not None else None,
+            score.score if score is not None and item.comment is not None else None,
+            status,
+            json.dumps(list(item.tags)),
+            item.metadata_json,
+            item.payload_hash,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
+
+
+class FeedbackRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    async def insert_many(
+        self, items: Sequence[NewFeedback], scores: Sequence[SentimentScore | None]
+    ) -> list[FeedbackRecord]:
+        """Inserts the items not yet present (by tenant + request_id); returns those inserted."""
+        rows = await self._pool.fetch(INSERT_SQL, *_columns(items, scores))
+        return [record_from_row(row) for row in rows]
+
+    async def by_request_ids(self, tenant_id: str, request_ids: list[str]) -> list[FeedbackRecord]:
+        rows = await self._pool.fetch(SELECT_BY_REQUEST_SQL, tenant_id, request_ids)
+        return [record_from_row(row) for row in rows]
+
+    async def get(self, tenant_id: str, feedback_id: int) -> FeedbackRecord | None:
+        row = await self._pool.fetchrow(SELECT_BY_ID_SQL, tenant_id, feedback_id)
+        return record_from_row(row) if row is not None else None
+
+    async def list_page(self, query: FilterSQL, limit: int) -> list[FeedbackRecord]:
+        sql = (
+            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where}"
+            f" ORDER BY created_at DESC, id DESC LIMIT {int(limit)}"
+        )
+        rows = await self._pool.fetch(sql, *query.args)
+        return [record_from_row(row) for row in rows]
+
+    async def stream(self, query: FilterSQL, prefetch: int = 1000) -> AsyncIterator[FeedbackRecord]:
+        """Oldest first, through a server-side cursor: memory stays flat for any row count."""
+        sql = (
+            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where}"
+            " ORDER BY created_at, id"
+        )
+        async with self._pool.acquire() as connection, connection.transaction(readonly=True):
+            async for row in connection.cursor(sql, *query.args, prefetch=prefetch):
+                yield record_from_row(row)

@@ -1,0 +1,116 @@
+"""The SentimentService client: batch calls with a deadline, and a coalescer for the unary
+path so that concurrent submissions share one BatchAnalyzeSentiment call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import grpc
+
+from feedback_svc.domain import SentimentScore
+from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 1000  # SentimentService's batch limit
+_LABELS = {
+    sentiment_pb2.SENTIMENT_LABEL_POSITIVE: "positive",
+    sentiment_pb2.SENTIMENT_LABEL_NEUTRAL: "neutral",
+    sentiment_pb2.SENTIMENT_LABEL_NEGATIVE: "negative",
+}
+
+
+class SentimentUnavailable(Exception):
+    """The sentiment service failed or missed its deadline: the feedback stays pending."""
+
+
+class SentimentClient:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        metadata: Sequence[tuple[str, str]],
+        timeout: float,
+        breaker_seconds: float = 1.0,
+    ) -> None:
+        self._stub = sentiment_pb2_grpc.SentimentServiceStub(channel)
+        self._metadata = tuple(metadata)
+        self._timeout = timeout
+        # After a failure, submissions skip the call for a moment instead of each waiting
+        # out the deadline; the background scorer keeps probing.
+        self._breaker_seconds = breaker_seconds
+        self._open_until = 0.0
+        self._pending: list[tuple[str, asyncio.Future[SentimentScore]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    async def score_batch(self, texts: Sequence[str], *, probe: bool = False) -> list[SentimentScore]:
+        """Scores texts in request order; raises SentimentUnavailable on any failure."""
+        if not texts:
+            return []
+        if not probe and not self.available():
+            raise SentimentUnavailable("sentiment circuit open")
+        results: list[SentimentScore] = []
+        try:
+            for start in range(0, len(texts), MAX_BATCH):
+                chunk = list(texts[start : start + MAX_BATCH])
+                response = await self._stub.BatchAnalyzeSentiment(
+                    sentiment_pb2.BatchAnalyzeSentimentRequest(texts=chunk),
+                    metadata=self._metadata,
+                    timeout=self._timeout,
+                )
+                if len(response.results) != len(chunk):
+                    raise SentimentUnavailable("sentiment returned a wrong number of results")
+                results.extend(_score(r) for r in response.results)
+        except grpc.aio.AioRpcError as exc:
+            self._open_until = time.monotonic() + self._breaker_seconds
+            logger.warning("sentiment call failed: %s", exc.code().name)
+            raise SentimentUnavailable(exc.code().name) from exc
+        except SentimentUnavailable:
+            self._open_until = time.monotonic() + self._breaker_seconds
+            raise
+        self._open_until = 0.0
+        return results
+
+    async def score_one(self, text: str) -> SentimentScore:
+        """Scores one text, sharing a batch call with concurrent callers."""
+        if not self.available():
+            raise SentimentUnavailable("sentiment circuit open")
+        future: asyncio.Future[SentimentScore] = asyncio.get_running_loop().create_future()
+        self._pending.append((text, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        # The caller's wait is bounded even if it queued behind an in-flight call.
+        return await asyncio.wait_for(asyncio.shield(future), self._timeout)
+
+    async def _flush(self) -> None:
+        # One call in flight at a time: while it runs, new texts queue up for the next one,
+        # so batch size grows with load and an idle caller waits for no timer.
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                scores = await self.score_batch([text for text, _ in batch], probe=True)
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(SentimentUnavailable(str(exc)))
+                        future.exception()  # mark retrieved: a timed-out caller never reads it
+                continue
+            for (_, future), score in zip(batch, scores, strict=True):
+                if not future.done():
+                    future.set_result(score)
+
+
+def _score(result: sentiment_pb2.SentimentResult) -> SentimentScore:
+    label = _LABELS.get(result.label)
+    if label is None:
+        raise SentimentUnavailable("sentiment returned no label")
+    return SentimentScore(label=label, score=max(-1.0, min(1.0, result.score)))

@@ -1,0 +1,148 @@
+"""ClickHouse access for ingestion (synchronous clickhouse-connect: call via to_thread).
+
+Exactly-once rests on three things here, used by ingest_svc/writer.py:
+- ``existing_ids``: the anti-join guard; rows already in feedback_events are not sent.
+- ``insert_events`` with an ``insert_deduplication_token`` that belongs to one journal
+  entry, i.e. to one fixed set of rows: a retry of the same rows under the same token is
+  dropped by the raw table where it landed and, thanks to
+  ``deduplicate_blocks_in_dependent_materialized_views=1``, re-pushed to each view and
+  dropped or completed there on its own (a crash between the raw part and a view part
+  is repaired, not double counted).
+- the journal (``ingest_journal``): 'begin' with the exact rows before the insert,
+  'done' after it; a 'begin' without 'done' is replayed verbatim at start-up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ingest_svc import events as ev
+from ingest_svc.schema import EVENT_COLUMNS
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
+    from mesh_runtime.settings import Settings
+
+_EVENT_TYPES = (
+    "UInt64",
+    "UInt64",
+    "LowCardinality(String)",
+    "String",
+    "Enum8('execution' = 1, 'agent' = 2, 'chat' = 3, 'general' = 4)",
+    "UInt64",
+    "UInt64",
+    "String",
+    "UInt8",
+    "Enum8('no_comment' = 0, 'positive' = 1, 'neutral' = 2, 'negative' = 3)",
+    "Float64",
+    "Array(String)",
+    "DateTime64(6, 'UTC')",
+    "DateTime64(6, 'UTC')",
+)
+# Ids per anti-join query: keeps the IN list (and the query text) bounded.
+_ANTI_JOIN_CHUNK = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    token: str
+    rows: list[ev.Row]
+
+
+def new_token() -> str:
+    """A fresh dedup token: one journal entry = one fixed set of rows, never reused."""
+    return f"ingest-{uuid.uuid4().hex}"
+
+
+class ClickHouseRepository:
+    """One client; chDB serializes a client's calls, so each concurrent path gets its own."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self._client = client
+        self._db = settings.clickhouse_database
+        self._insert_settings: dict[str, Any] = {
+            "insert_deduplicate": 1,
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        }
+        if settings.clickhouse_cluster:
+            # The anti-join must see every accepted row: insert through the
+            # Distributed table synchronously.
+            self._insert_settings["distributed_foreground_insert"] = 1
+
+    def close(self) -> None:
+        self._client.close()
+
+    def existing_ids(self, rows: Sequence[ev.Row]) -> set[int]:
+        """Feedback ids of ``rows`` already in feedback_events (the anti-join guard)."""
+        found: set[int] = set()
+        for start in range(0, len(rows), _ANTI_JOIN_CHUNK):
+            chunk = rows[start : start + _ANTI_JOIN_CHUNK]
+            tenants = sorted({row[2] for row in chunk})
+            days = sorted({row[12].date().isoformat() for row in chunk})
+            ids = [row[0] for row in chunk]
+            # tenant and day lead the sort key: they prune the scan to the batch's granules.
+            result = self._client.query(
+                f"SELECT feedback_id FROM `{self._db}`.feedback_events "
+                "WHERE tenant_id IN {tenants:Array(String)} "
+                "AND toDate(created_at) IN {days:Array(Date)} "
+                "AND feedback_id IN {ids:Array(UInt64)}",
+                parameters={"tenants": tenants, "days": days, "ids": ids},
+            )
+            found.update(int(r[0]) for r in result.result_rows)
+        return found
+
+    def journal_begin(self, entry: JournalEntry) -> None:
+        self._client.insert(
+            "ingest_journal",
+            [[entry.token, "begin", len(entry.rows), ev.rows_to_json(entry.rows)]],
+            column_names=["token", "state", "row_count", "payload"],
+            database=self._db,
+        )
+
+    def journal_done(self, token: str) -> None:
+        self._client.insert(
+            "ingest_journal",
+            [[token, "done", 0, ""]],
+            column_names=["token", "state", "row_count", "payload"],
+            database=self._db,
+        )
+
+    def unfinished_journal(self) -> list[JournalEntry]:
+        result = self._client.query(
+            f"SELECT token, anyIf(payload, state = 'begin') FROM `{self._db}`.ingest_journal "
+            "GROUP BY token HAVING countIf(state = 'done') = 0 AND countIf(state = 'begin') > 0 "
+            "ORDER BY min(at)"
+        )
+        return [JournalEntry(str(t), ev.rows_from_json(str(p))) for t, p in result.result_rows]
+
+    def insert_events(self, rows: Sequence[ev.Row], token: str) -> None:
+        self._client.insert(
+            "feedback_events",
+            list(rows),
+            column_names=list(EVENT_COLUMNS),
+            column_type_names=list(_EVENT_TYPES),
+            database=self._db,
+            settings={**self._insert_settings, "insert_deduplication_token": token},
+        )
+
+    def park_poison(self, poisoned: Iterable[ev.Poisoned]) -> None:
+        data = [
+            [p.event.feedback_id, max(p.event.sequence, 0), p.event.tenant_id, p.error,
+             ev.event_to_json(p.event)]
+            for p in poisoned
+        ]  # fmt: skip
+        if data:
+            self._client.insert(
+                "ingest_poison",
+                data,
+                column_names=["feedback_id", "outbox_sequence", "tenant_id", "error", "payload"],
+                database=self._db,
+            )
+
+    def count_events(self) -> int:
+        result = self._client.query(f"SELECT count() FROM `{self._db}`.feedback_events")
+        return int(result.result_rows[0][0])
