@@ -35,7 +35,7 @@ class SentimentService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment-model")
         self._pending: list[tuple[str, asyncio.Future[SentimentResult]]] = []
         self._flush_scheduled = False
-        self._passes: set[asyncio.Future[list[SentimentResult]]] = set()
+        self._passes: set[asyncio.Task[list[SentimentResult]]] = set()
 
     @property
     def analyzer_name(self) -> str:
@@ -79,7 +79,7 @@ class SentimentService:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(self._run_pass([text for text, _ in batch]))
+        task = asyncio.get_running_loop().create_task(self._run_pass([t for t, _ in batch]))
         self._passes.add(task)
         task.add_done_callback(self._passes.discard)
         task.add_done_callback(lambda done: _settle(batch, done))

@@ -1,0 +1,163 @@
+"""The transactional outbox: release (sequencing), pull, acknowledge, status, re-scoring.
+
+Release rule: a feedback's outbox row is inserted with the feedback (``ready`` once the
+feedback is complete: scored or without comment). ``release`` then gives ready rows their
+``sequence`` under a transaction-scoped advisory lock, so releases are serialized across
+replicas and sequence order is exactly release commit order: a consumer that pulls with
+``after_sequence`` can never miss an event that commits later with a smaller sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from feedback_svc.domain import (
+    STATUS_PENDING,
+    STATUS_SCORED,
+    OutboxEvent,
+    OutboxStatus,
+    SentimentScore,
+)
+from feedback_svc.repository import FEEDBACK_COLUMNS, record_from_row
+
+RELEASE_LOCK_KEY = 0x46424F5554  # "FBOUT"
+RELEASE_BATCH = 5000
+
+_F_COLUMNS = ", ".join(f"f.{c.strip()}" for c in FEEDBACK_COLUMNS.split(","))
+
+RELEASE_SQL = f"""
+WITH todo AS (
+    SELECT feedback_id FROM feedback_outbox
+    WHERE ready AND sequence IS NULL ORDER BY feedback_id LIMIT $1
+), released AS (
+    UPDATE feedback_outbox o
+    SET sequence = nextval('feedback_outbox_sequence'), released_at = clock_timestamp()
+    FROM todo WHERE o.feedback_id = todo.feedback_id
+    RETURNING o.feedback_id, o.sequence, o.released_at
+)
+SELECT r.sequence, r.released_at, {_F_COLUMNS}
+FROM released r JOIN feedback f ON f.id = r.feedback_id
+ORDER BY r.sequence
+"""
+
+PULL_SQL = f"""
+SELECT o.sequence, o.released_at, {_F_COLUMNS}
+FROM feedback_outbox o JOIN feedback f ON f.id = o.feedback_id
+WHERE o.sequence IS NOT NULL AND o.acknowledged_at IS NULL AND o.sequence > $1
+ORDER BY o.sequence LIMIT $2
+"""
+
+ACK_SQL = """
+UPDATE feedback_outbox SET acknowledged_at = clock_timestamp()
+WHERE sequence = ANY($1::bigint[]) AND acknowledged_at IS NULL
+"""
+
+STATUS_SQL = f"""
+SELECT
+    (SELECT count(*) FROM feedback_outbox WHERE sequence IS NOT NULL AND acknowledged_at IS NULL)
+        AS backlog,
+    (SELECT count(*) FROM feedback WHERE sentiment_status = '{STATUS_PENDING}') AS pending,
+    (SELECT min(created_at) FROM feedback_outbox WHERE acknowledged_at IS NULL) AS oldest,
+    (SELECT count(*) FROM feedback_outbox WHERE sequence IS NOT NULL) AS released_total,
+    (SELECT count(*) FROM feedback_outbox WHERE acknowledged_at IS NOT NULL) AS acked_total
+"""
+
+GAUGES_SQL = f"""
+SELECT
+    (SELECT count(*) FROM feedback_outbox WHERE sequence IS NOT NULL AND acknowledged_at IS NULL)
+        AS backlog,
+    (SELECT count(*) FROM feedback WHERE sentiment_status = '{STATUS_PENDING}') AS pending
+"""
+
+CLAIM_PENDING_SQL = f"""
+SELECT id, comment FROM feedback WHERE sentiment_status = '{STATUS_PENDING}'
+ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+
+SCORE_SQL = f"""
+WITH scored AS (
+    UPDATE feedback f
+    SET sentiment = s.label, sentiment_score = s.score, sentiment_status = '{STATUS_SCORED}',
+        updated_at = clock_timestamp()
+    FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS s(id, label, score)
+    WHERE f.id = s.id AND f.sentiment_status = '{STATUS_PENDING}'
+    RETURNING f.id
+)
+UPDATE feedback_outbox o SET ready = true FROM scored WHERE o.feedback_id = scored.id
+"""
+
+
+def _event(row: asyncpg.Record) -> OutboxEvent:
+    return OutboxEvent(
+        sequence=row["sequence"], record=record_from_row(row), released_at=row["released_at"]
+    )
+
+
+class OutboxStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def release(self, limit: int = RELEASE_BATCH) -> list[OutboxEvent]:
+        """Releases up to ``limit`` ready events; returns them in sequence order."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            # Blocking (not try-) lock: a replica that finds another releasing waits its
+            # turn instead of leaving freshly committed rows for the next poll.
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", RELEASE_LOCK_KEY)
+            rows = await connection.fetch(RELEASE_SQL, limit)
+        return [_event(row) for row in rows]
+
+    async def pull(self, after_sequence: int, max_events: int) -> list[OutboxEvent]:
+        rows = await self._pool.fetch(PULL_SQL, after_sequence, max_events)
+        return [_event(row) for row in rows]
+
+    async def acknowledge(self, sequences: Sequence[int]) -> int:
+        if not sequences:
+            return 0
+        result = await self._pool.execute(ACK_SQL, list(sequences))
+        return int(result.split()[-1])
+
+    async def status(self) -> OutboxStatus:
+        row = await self._pool.fetchrow(STATUS_SQL)
+        assert row is not None
+        oldest: datetime | None = row["oldest"]
+        return OutboxStatus(
+            backlog=row["backlog"],
+            pending_sentiment=row["pending"],
+            oldest_unacknowledged_created_at=oldest,
+            released_total=row["released_total"],
+            acknowledged_total=row["acked_total"],
+        )
+
+    async def gauges(self) -> tuple[int, int]:
+        row = await self._pool.fetchrow(GAUGES_SQL)
+        assert row is not None
+        return int(row["backlog"]), int(row["pending"])
+
+    async def rescore_pending(self, limit: int, scorer: Scorer) -> int:
+        """Scores up to ``limit`` pending feedback and marks their events ready.
+
+        Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas share the work and a row
+        is completed by exactly one transaction; a failing scorer rolls the claim back.
+        """
+        async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(CLAIM_PENDING_SQL, limit)
+            if not rows:
+                return 0
+            scores = await scorer([row["comment"] for row in rows])
+            await connection.execute(
+                SCORE_SQL,
+                [row["id"] for row in rows],
+                [s.label for s in scores],
+                [s.score for s in scores],
+            )
+        return len(rows)
+
+
+class Scorer:
+    """Callable protocol: texts -> scores (raises to leave the rows pending)."""
+
+    async def __call__(self, texts: Sequence[str]) -> list[SentimentScore]:
+        raise NotImplementedError
