@@ -152,8 +152,8 @@ class AnalyticsRepository:
         rows = await self._query(rpc, queries.MEASURES_SQL[grain], self._params(filters, split, tz))
         out: dict[BucketKey, Measures] = {}
         for key, *values in rows:
-            ints = [int(v) for v in values[:-1]]
-            out[_key(key)] = Measures(*ints, sentiment_score_sum=float(values[-1]))
+            counts = dict(zip(queries.MEASURE_COLUMNS[:-1], map(int, values[:-1]), strict=True))
+            out[_key(key)] = Measures(**counts, sentiment_score_sum=float(values[-1]))
         return out
 
     async def usage(

@@ -9,7 +9,7 @@ replicas and sequence order is exactly release commit order: a consumer that pul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -22,6 +22,9 @@ from feedback_svc.domain import (
     SentimentScore,
 )
 from feedback_svc.repository import FEEDBACK_COLUMNS, record_from_row
+
+# Texts -> scores in order; raises to leave the claimed rows pending.
+Scorer = Callable[[Sequence[str]], Awaitable[list[SentimentScore]]]
 
 RELEASE_LOCK_KEY = 0x46424F5554  # "FBOUT"
 RELEASE_BATCH = 5000
@@ -73,7 +76,7 @@ SELECT
 """
 
 CLAIM_PENDING_SQL = f"""
-SELECT id, comment FROM feedback WHERE sentiment_status = '{STATUS_PENDING}'
+SELECT id, tenant_id, comment FROM feedback WHERE sentiment_status = '{STATUS_PENDING}'
 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 
@@ -136,8 +139,11 @@ class OutboxStore:
         assert row is not None
         return int(row["backlog"]), int(row["pending"])
 
-    async def rescore_pending(self, limit: int, scorer: Scorer) -> int:
-        """Scores up to ``limit`` pending feedback and marks their events ready.
+    async def rescore_pending(
+        self, limit: int, scorer: Scorer
+    ) -> list[tuple[str, SentimentScore]]:
+        """Scores up to ``limit`` pending feedback, marks their events ready; returns
+        (tenant, score) of each.
 
         Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas share the work and a row
         is completed by exactly one transaction; a failing scorer rolls the claim back.
@@ -145,7 +151,7 @@ class OutboxStore:
         async with self._pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(CLAIM_PENDING_SQL, limit)
             if not rows:
-                return 0
+                return []
             scores = await scorer([row["comment"] for row in rows])
             await connection.execute(
                 SCORE_SQL,
@@ -153,11 +159,5 @@ class OutboxStore:
                 [s.label for s in scores],
                 [s.score for s in scores],
             )
-        return len(rows)
+        return [(row["tenant_id"], score) for row, score in zip(rows, scores, strict=True)]
 
-
-class Scorer:
-    """Callable protocol: texts -> scores (raises to leave the rows pending)."""
-
-    async def __call__(self, texts: Sequence[str]) -> list[SentimentScore]:
-        raise NotImplementedError

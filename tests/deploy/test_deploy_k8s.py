@@ -228,7 +228,9 @@ def test_services_route_to_named_ports(renders: dict[str, list[Doc]], name: str)
 @pytest.mark.parametrize("name", list(KUSTOMIZATIONS))
 def test_hpa_and_pdb_per_deployment(renders: dict[str, list[Doc]], name: str) -> None:
     docs = renders[name]
-    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(docs, "HorizontalPodAutoscaler")}
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(docs, "HorizontalPodAutoscaler")
+    }
     pdbs = of_kind(docs, "PodDisruptionBudget")
     for deployment_name, deployment in by_name(docs, "Deployment").items():
         # The HPA owns the replica count; a fixed one would fight it on every apply.
@@ -282,9 +284,7 @@ def test_pods_are_hardened(renders: dict[str, list[Doc]], name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(KUSTOMIZATIONS))
-def test_graceful_termination_outlasts_the_drain(
-    renders: dict[str, list[Doc]], name: str
-) -> None:
+def test_graceful_termination_outlasts_the_drain(renders: dict[str, list[Doc]], name: str) -> None:
     configmap = by_name(renders[name], "ConfigMap")
     settings = next(c for n, c in configmap.items() if n.startswith("feedbackmesh-config"))
     data = settings["data"]

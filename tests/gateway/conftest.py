@@ -43,10 +43,11 @@ def descriptor_bytes() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def sentiment_server() -> Iterator[GrpcServer]:
+def backend() -> Iterator[GrpcServer]:
     """A real grpc.aio server on its own loop in a thread, so it answers Envoy's health
     checks whatever the test thread is doing."""
     servicer = FakeSentiment()
+    feedback = FakeFeedback()
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     stop = asyncio.Event()
@@ -61,7 +62,7 @@ def sentiment_server() -> Iterator[GrpcServer]:
             ]
         )
         sentiment_pb2_grpc.add_SentimentServiceServicer_to_server(servicer, server)
-        feedback_pb2_grpc.add_FeedbackServiceServicer_to_server(FakeFeedback(), server)
+        feedback_pb2_grpc.add_FeedbackServiceServicer_to_server(feedback, server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for name in (SENTIMENT_SERVICE, FEEDBACK_SERVICE):
@@ -76,7 +77,7 @@ def sentiment_server() -> Iterator[GrpcServer]:
     thread.start()
     assert ready.wait(10), "gRPC test server did not start"
     try:
-        yield GrpcServer(port_box[0], servicer)
+        yield GrpcServer(port_box[0], servicer, feedback)
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
@@ -85,7 +86,7 @@ def sentiment_server() -> Iterator[GrpcServer]:
 
 @pytest.fixture(scope="module")
 def gateway(
-    sentiment_server: GrpcServer, descriptor_bytes: bytes, tmp_path_factory: pytest.TempPathFactory
+    backend: GrpcServer, descriptor_bytes: bytes, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
     """Envoy in front of the fake sentiment and feedback services; ingest and analytics point
     at a port nobody listens on (their clusters stay unhealthy)."""
@@ -101,8 +102,8 @@ def gateway(
         settings,
         descriptor=descriptor_bytes,
         upstreams={
-            "sentiment": f"127.0.0.1:{sentiment_server.port}",
-            "feedback": f"127.0.0.1:{sentiment_server.port}",
+            "sentiment": f"127.0.0.1:{backend.port}",
+            "feedback": f"127.0.0.1:{backend.port}",
             "ingest": dead,
             "analytics": dead,
         },

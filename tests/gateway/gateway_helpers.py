@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import jwt
 from google.api import annotations_pb2, httpbody_pb2
 from google.protobuf import any_pb2, descriptor_pb2
@@ -85,6 +86,7 @@ class FakeSentiment(sentiment_pb2_grpc.SentimentServiceServicer):
     """Scores every text as positive with score 0 (a zero value the gateway must print)."""
 
     calls: list[SeenCall] = field(default_factory=list)
+    model_info_calls: int = 0
 
     async def AnalyzeSentiment(
         self, request: sentiment_pb2.AnalyzeSentimentRequest, context: Any
@@ -109,9 +111,29 @@ class FakeSentiment(sentiment_pb2_grpc.SentimentServiceServicer):
             label=sentiment_pb2.SENTIMENT_LABEL_POSITIVE, score=0.0, analyzer="fake"
         )
 
+    async def GetModelInfo(
+        self, request: sentiment_pb2.GetModelInfoRequest, context: Any
+    ) -> sentiment_pb2.GetModelInfoResponse:
+        """UNAVAILABLE on every other call: a read the gateway must retry."""
+        self.model_info_calls += 1
+        if self.model_info_calls % 2 == 1:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "warming up")
+        return sentiment_pb2.GetModelInfoResponse(analyzer="fake", max_text_chars=10_000)
 
+
+@dataclass
 class FakeFeedback(feedback_pb2_grpc.FeedbackServiceServicer):
-    """Only the export: a server-streamed google.api.HttpBody the gateway must pass through."""
+    """The export (a server-streamed google.api.HttpBody the gateway must pass through) and a
+    submission that is always UNAVAILABLE (a write the gateway must not retry)."""
+
+    submit_calls: int = 0
+
+    async def SubmitFeedback(
+        self, request: feedback_pb2.SubmitFeedbackRequest, context: Any
+    ) -> feedback_pb2.SubmitFeedbackResponse:
+        self.submit_calls += 1
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "database down")
+        raise AssertionError("abort returned")
 
     async def ExportFeedback(
         self, request: feedback_pb2.ExportFeedbackRequest, context: Any
@@ -124,6 +146,7 @@ class FakeFeedback(feedback_pb2_grpc.FeedbackServiceServicer):
 class GrpcServer:
     port: int
     servicer: FakeSentiment
+    feedback: FakeFeedback
 
 
 @dataclass

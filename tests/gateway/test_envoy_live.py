@@ -50,7 +50,7 @@ def test_analyze_prints_proto_names_and_zero_values(client: httpx.Client) -> Non
 
 
 def test_token_forwarded_and_identity_headers_stripped(
-    client: httpx.Client, sentiment_server: GrpcServer
+    client: httpx.Client, backend: GrpcServer
 ) -> None:
     token = mint_token(tenant="tenant-a")
     response = client.post(
@@ -65,7 +65,7 @@ def test_token_forwarded_and_identity_headers_stripped(
         },
     )
     assert response.status_code == 200, response.text
-    seen = sentiment_server.servicer.calls[-1].metadata
+    seen = backend.servicer.calls[-1].metadata
     assert seen["authorization"] == f"Bearer {token}"
     assert not {k for k in seen if k.replace("_", "-").startswith(("x-feedbackmesh", "x-jwt"))}
 
@@ -141,7 +141,23 @@ def test_invalid_argument_is_400_with_bad_request_details(client: httpx.Client) 
 
 
 def test_unimplemented_rpc_is_501_json(client: httpx.Client) -> None:
-    assert_json_error(client.get("/v1/sentiment/model", headers=auth()), 501)
+    response = client.post("/v1/sentiment:batchAnalyze", json={"texts": ["a"]}, headers=auth())
+    assert assert_json_error(response, 501)["code"] == 12
+
+
+def test_reads_are_retried_on_unavailable(client: httpx.Client, backend: GrpcServer) -> None:
+    before = backend.servicer.model_info_calls
+    response = client.get("/v1/sentiment/model", headers=auth())
+    assert response.status_code == 200, response.text
+    assert response.json()["max_text_chars"] == 10_000
+    assert backend.servicer.model_info_calls == before + 2
+
+
+def test_writes_are_not_retried_on_unavailable(client: httpx.Client, backend: GrpcServer) -> None:
+    before = backend.feedback.submit_calls
+    response = client.post("/v1/feedback", json={"rating": 5}, headers=auth())
+    assert assert_json_error(response, 503)["code"] == 14
+    assert backend.feedback.submit_calls == before + 1
 
 
 def test_no_healthy_upstream_is_503_json(client: httpx.Client) -> None:
@@ -157,13 +173,11 @@ def test_http_body_export_passes_through(client: httpx.Client) -> None:
     assert response.content == b"".join(EXPORT_CHUNKS)
 
 
-def test_bodies_above_envoys_1_mib_default_pass(
-    client: httpx.Client, sentiment_server: GrpcServer
-) -> None:
+def test_bodies_above_envoys_1_mib_default_pass(client: httpx.Client, backend: GrpcServer) -> None:
     text = "a" * (9 * 1024 * 1024)
     response = client.post("/v1/sentiment:analyze", json={"text": text}, headers=auth())
     assert response.status_code == 200, response.text[:200]
-    assert len(sentiment_server.servicer.calls[-1].text) == len(text)
+    assert len(backend.servicer.calls[-1].text) == len(text)
 
 
 def test_body_over_the_limit_is_a_json_error(client: httpx.Client) -> None:

@@ -1,0 +1,111 @@
+"""Domain <-> protobuf conversions (shared by the servicer and the event publisher)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from feedback_svc.domain import FeedbackRecord, OutboxEvent, RawSubmission
+from feedbackmesh.feedback.v1 import feedback_pb2
+from feedbackmesh.sentiment.v1 import sentiment_pb2
+
+TYPE_TO_PROTO = {
+    "execution": feedback_pb2.FEEDBACK_TYPE_EXECUTION,
+    "agent": feedback_pb2.FEEDBACK_TYPE_AGENT,
+    "chat": feedback_pb2.FEEDBACK_TYPE_CHAT,
+    "general": feedback_pb2.FEEDBACK_TYPE_GENERAL,
+}
+TYPE_FROM_PROTO = {v: k for k, v in TYPE_TO_PROTO.items()}
+LABEL_TO_PROTO = {
+    "positive": sentiment_pb2.SENTIMENT_LABEL_POSITIVE,
+    "neutral": sentiment_pb2.SENTIMENT_LABEL_NEUTRAL,
+    "negative": sentiment_pb2.SENTIMENT_LABEL_NEGATIVE,
+}
+LABEL_FROM_PROTO = {v: k for k, v in LABEL_TO_PROTO.items()}
+STATUS_TO_PROTO = {
+    "no_comment": feedback_pb2.SENTIMENT_STATUS_NO_COMMENT,
+    "pending": feedback_pb2.SENTIMENT_STATUS_PENDING,
+    "scored": feedback_pb2.SENTIMENT_STATUS_SCORED,
+}
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def optional_datetime(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
+    return ts.ToDatetime(tzinfo=UTC) if present else None
+
+
+def raw_submission(request: feedback_pb2.SubmitFeedbackRequest) -> RawSubmission:
+    if request.feedback_type == feedback_pb2.FEEDBACK_TYPE_UNSPECIFIED:
+        kind: str | None = None
+    else:
+        kind = TYPE_FROM_PROTO.get(request.feedback_type, f"#{request.feedback_type}")
+    return RawSubmission(
+        request_id=request.request_id,
+        feedback_type=kind,
+        execution_id=request.execution_id,
+        agent_id=request.agent_id,
+        chat_session_id=request.chat_session_id,
+        rating=request.rating,
+        comment=request.comment,
+        tags=list(request.tags),
+        metadata=json_format.MessageToDict(request.metadata)
+        if request.HasField("metadata")
+        else {},
+    )
+
+
+def feedback_message(record: FeedbackRecord) -> feedback_pb2.Feedback:
+    metadata = struct_pb2.Struct()
+    metadata.update(record.metadata)
+    return feedback_pb2.Feedback(
+        id=record.id,
+        tenant_id=record.tenant_id,
+        user_id=record.user_id,
+        feedback_type=TYPE_TO_PROTO[record.feedback_type],
+        execution_id=record.execution_id or 0,
+        agent_id=record.agent_id or 0,
+        chat_session_id=record.chat_session_id or "",
+        rating=record.rating,
+        comment=record.comment or "",
+        sentiment=LABEL_TO_PROTO.get(record.sentiment or "", 0),
+        sentiment_score=record.sentiment_score or 0.0,
+        sentiment_status=STATUS_TO_PROTO[record.sentiment_status],
+        tags=record.tags,
+        metadata=metadata,
+        request_id=record.request_id,
+        created_at=timestamp(record.created_at),
+        updated_at=timestamp(record.updated_at),
+    )
+
+
+def event_message(event: OutboxEvent) -> feedback_pb2.FeedbackEvent:
+    record = event.record
+    return feedback_pb2.FeedbackEvent(
+        sequence=event.sequence,
+        feedback_id=record.id,
+        tenant_id=record.tenant_id,
+        user_id=record.user_id,
+        feedback_type=TYPE_TO_PROTO[record.feedback_type],
+        execution_id=record.execution_id or 0,
+        agent_id=record.agent_id or 0,
+        chat_session_id=record.chat_session_id or "",
+        rating=record.rating,
+        sentiment=LABEL_TO_PROTO.get(record.sentiment or "", 0),
+        sentiment_score=record.sentiment_score or 0.0,
+        has_comment=record.comment is not None,
+        tags=record.tags,
+        created_at=timestamp(record.created_at),
+        released_at=timestamp(event.released_at),
+    )
+
+
+def event_json(event: OutboxEvent) -> str:
+    return json_format.MessageToJson(
+        event_message(event), preserving_proto_field_name=True, indent=None
+    )

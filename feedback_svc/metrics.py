@@ -1,0 +1,39 @@
+"""Domain metrics of the feedback service (module level: registered once per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+SUBMISSIONS = Counter(
+    "feedback_submissions_total",
+    "Feedback created (duplicates of a request_id not counted).",
+    ["tenant_id", "feedback_type"],
+)
+RATING_DISTRIBUTION = Histogram(
+    "feedback_rating_distribution",
+    "Ratings of created feedback.",
+    buckets=(1, 2, 3, 4, 5),
+)
+SENTIMENT_SCORE = Histogram(
+    "feedback_sentiment_score",
+    "Sentiment scores of scored comments, in [-1, 1].",
+    ["tenant_id"],
+    buckets=(-1.0, -0.6, -0.2, 0.2, 0.6, 1.0),
+)
+OUTBOX_BACKLOG = Gauge(
+    "feedback_outbox_backlog",
+    "Released outbox events not yet acknowledged by the ingest side.",
+)
+PENDING_SENTIMENT = Gauge(
+    "feedback_pending_sentiment",
+    "Feedback whose sentiment is pending (event not yet released).",
+)
+PUBLISHED = Counter("feedback_events_published_total", "Events published on Redis.")
+PUBLISH_FAILURES = Counter(
+    "feedback_publish_failures_total", "Events that could not be published on Redis."
+)
+RELEASED = Counter("feedback_events_released_total", "Outbox events released (sequenced).")
+SENTIMENT_PENDING_SUBMISSIONS = Counter(
+    "feedback_sentiment_pending_total",
+    "Feedback committed with sentiment pending (the sentiment service failed or was slow).",
+)

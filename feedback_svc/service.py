@@ -1,0 +1,191 @@
+"""Feedback logic: validation, idempotency, sentiment, listing, export, the outbox API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from feedback_svc import metrics
+from feedback_svc.domain import (
+    STATUS_PENDING,
+    BatchItemOutcome,
+    FeedbackFilter,
+    FeedbackPage,
+    FeedbackRecord,
+    NewFeedback,
+    OutboxEvent,
+    OutboxStatus,
+    RawSubmission,
+    SentimentScore,
+    SubmitOutcome,
+    Violation,
+)
+from feedback_svc.export import EXPORT_FORMATS, export_chunks
+from feedback_svc.outbox import OutboxStore
+from feedback_svc.queries import decode_page_token, encode_page_token, filter_sql
+from feedback_svc.repository import FeedbackRepository
+from feedback_svc.sentiment import SentimentClient, SentimentUnavailable
+from feedback_svc.validation import validate
+from mesh_runtime.auth import Principal
+from mesh_runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+DEFAULT_PULL = 1000
+MAX_PULL = 10_000
+CONFLICT_MESSAGE = "request_id was already used with a different payload"
+
+
+class FeedbackService:
+    def __init__(
+        self,
+        repository: FeedbackRepository,
+        outbox: OutboxStore,
+        sentiment: SentimentClient,
+        wake_release: Callable[[], None],
+        wake_rescore: Callable[[], None],
+    ) -> None:
+        self._repository = repository
+        self._outbox = outbox
+        self._sentiment = sentiment
+        self._wake_release = wake_release
+        self._wake_rescore = wake_rescore
+
+    # --- submission ------------------------------------------------------------------
+
+    async def submit(self, principal: Principal, raw: RawSubmission) -> SubmitOutcome:
+        item = validate(raw, principal.tenant_id, principal.user_id)
+        if isinstance(item, list):
+            raise InvalidArgument([FieldViolation(v.field, v.description) for v in item])
+        score: SentimentScore | None = None
+        if item.comment is not None:
+            try:
+                score = await self._sentiment.score_one(item.comment)
+            except (SentimentUnavailable, TimeoutError):
+                score = None
+        for _ in range(3):
+            created = await self._repository.insert_many([item], [score])
+            if created:
+                self._created(created)
+                return SubmitOutcome(created[0], duplicate=False)
+            existing = await self._repository.by_request_ids(item.tenant_id, [item.request_id])
+            if existing:
+                if existing[0].payload_hash != item.payload_hash:
+                    raise AlreadyExists(CONFLICT_MESSAGE)
+                return SubmitOutcome(existing[0], duplicate=True)
+            # The conflicting insert rolled back between our two statements: try again.
+        raise AlreadyExists(CONFLICT_MESSAGE)
+
+    async def batch_submit(
+        self, principal: Principal, raws: Sequence[RawSubmission]
+    ) -> list[BatchItemOutcome]:
+        if not 1 <= len(raws) <= MAX_BATCH:
+            raise InvalidArgument.single("requests", f"must hold 1..{MAX_BATCH} submissions")
+        outcomes: dict[int, BatchItemOutcome] = {}
+        primary: dict[str, tuple[int, NewFeedback]] = {}  # request_id -> first valid item
+        repeats: list[tuple[int, NewFeedback]] = []
+        for index, raw in enumerate(raws):
+            item = validate(raw, principal.tenant_id, principal.user_id)
+            if isinstance(item, list):
+                outcomes[index] = BatchItemOutcome(index, "invalid", violations=tuple(item))
+            elif item.request_id in primary:
+                repeats.append((index, item))
+            else:
+                primary[item.request_id] = (index, item)
+        items = [item for _, item in primary.values()]
+        scores = await self._score_batch(items)
+        created = await self._repository.insert_many(items, scores) if items else []
+        self._created(created)
+        by_request = {record.request_id: record for record in created}
+        created_ids = set(by_request)
+        missing = [rid for rid in primary if rid not in by_request]
+        if missing:
+            for record in await self._repository.by_request_ids(principal.tenant_id, missing):
+                by_request[record.request_id] = record
+        for index, item in [*primary.values(), *repeats]:
+            record = by_request.get(item.request_id)
+            if record is None or record.payload_hash != item.payload_hash:
+                outcomes[index] = BatchItemOutcome(
+                    index, "conflict", violations=(Violation("request_id", CONFLICT_MESSAGE),)
+                )
+            elif item.request_id in created_ids and primary[item.request_id][0] == index:
+                outcomes[index] = BatchItemOutcome(index, "created", record)
+            else:
+                outcomes[index] = BatchItemOutcome(index, "duplicate", record)
+        return [outcomes[i] for i in range(len(raws))]
+
+    async def _score_batch(self, items: Sequence[NewFeedback]) -> list[SentimentScore | None]:
+        texts = [item.comment for item in items if item.comment is not None]
+        try:
+            scores = iter(await self._sentiment.score_batch(texts))
+        except SentimentUnavailable:
+            return [None] * len(items)
+        return [next(scores) if item.comment is not None else None for item in items]
+
+    def _created(self, records: Sequence[FeedbackRecord]) -> None:
+        if not records:
+            return
+        pending = False
+        for record in records:
+            metrics.SUBMISSIONS.labels(record.tenant_id, record.feedback_type).inc()
+            metrics.RATING_DISTRIBUTION.observe(record.rating)
+            if record.sentiment_score is not None:
+                metrics.SENTIMENT_SCORE.labels(record.tenant_id).observe(record.sentiment_score)
+            if record.sentiment_status == STATUS_PENDING:
+                pending = True
+                metrics.SENTIMENT_PENDING_SUBMISSIONS.inc()
+        # Publishing happens in the releaser, off the request path.
+        self._wake_release()
+        if pending:
+            self._wake_rescore()
+
+    # --- reads -----------------------------------------------------------------------
+
+    async def get(self, principal: Principal, feedback_id: int) -> FeedbackRecord:
+        record = await self._repository.get(principal.tenant_id, feedback_id)
+        if record is None:
+            # Another tenant's id looks exactly like a missing one.
+            raise NotFound(f"feedback {feedback_id} not found")
+        return record
+
+    async def list(
+        self, principal: Principal, flt: FeedbackFilter, page_size: int, page_token: str
+    ) -> FeedbackPage:
+        if page_size < 0:
+            raise InvalidArgument.single("page_size", "must not be negative")
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        query = filter_sql(principal.tenant_id, flt)
+        if page_token:
+            created_at, last_id = decode_page_token(page_token)
+            query.add("(created_at, id) < ({}, {})", created_at, last_id)
+        records = await self._repository.list_page(query, size + 1)
+        token = ""
+        if len(records) > size:
+            records = records[:size]
+            token = encode_page_token(records[-1].created_at, records[-1].id)
+        return FeedbackPage(records, token)
+
+    def export(self, principal: Principal, flt: FeedbackFilter, fmt: str) -> AsyncIterator[bytes]:
+        fmt = fmt.strip().lower() or "csv"
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidArgument.single("format", "must be csv or jsonl")
+        query = filter_sql(principal.tenant_id, flt)
+        return export_chunks(self._repository.stream(query), fmt)
+
+    # --- outbox (internal) -----------------------------------------------------------
+
+    async def pull_events(self, after_sequence: int, max_events: int) -> list[OutboxEvent]:
+        if max_events < 0:
+            raise InvalidArgument.single("max_events", "must not be negative")
+        if after_sequence < 0:
+            raise InvalidArgument.single("after_sequence", "must not be negative")
+        return await self._outbox.pull(after_sequence, min(max_events or DEFAULT_PULL, MAX_PULL))
+
+    async def acknowledge(self, sequences: Sequence[int]) -> int:
+        return await self._outbox.acknowledge(sequences)
+
+    async def outbox_status(self) -> OutboxStatus:
+        return await self._outbox.status()

@@ -1,0 +1,139 @@
+"""Background work of a feedback replica: the releaser (sequences ready outbox rows, then
+publishes them on Redis) and the re-scorer (completes pending sentiment)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from feedback_svc import metrics
+from feedback_svc.convert import event_json
+from feedback_svc.domain import OutboxEvent
+from feedback_svc.outbox import OutboxStore
+from feedback_svc.sentiment import SentimentClient, SentimentUnavailable
+
+logger = logging.getLogger(__name__)
+
+RESCORE_BATCH = 500
+GAUGE_INTERVAL_SECONDS = 5.0
+
+
+class Publisher:
+    """Publishes released events on Redis pub/sub: the fast path, not the record."""
+
+    def __init__(self, redis: aioredis.Redis, channel: str) -> None:
+        self._redis = redis
+        self._channel = channel
+
+    async def publish(self, events: Sequence[OutboxEvent]) -> None:
+        if not events:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.publish(self._channel, event_json(event))
+                await pipe.execute()
+        except Exception:
+            # Never fatal: the ingest side drains the outbox whatever pub/sub dropped.
+            metrics.PUBLISH_FAILURES.inc(len(events))
+            logger.warning("publishing %d events failed", len(events), exc_info=True)
+            return
+        metrics.PUBLISHED.inc(len(events))
+
+
+class Workers:
+    def __init__(
+        self,
+        store: OutboxStore,
+        publisher: Publisher,
+        sentiment: SentimentClient,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._sentiment = sentiment
+        self._poll_interval = poll_interval
+        self._release_wakeup = asyncio.Event()
+        self._rescore_wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def wake_release(self) -> None:
+        self._release_wakeup.set()
+
+    def wake_rescore(self) -> None:
+        self._rescore_wakeup.set()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._release_loop(), name="feedback-releaser"),
+            asyncio.create_task(self._rescore_loop(), name="feedback-rescorer"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        # Release what committed before shutdown, so its pub/sub message is not delayed
+        # until another replica polls.
+        with contextlib.suppress(Exception):
+            await self.release_once()
+
+    async def release_once(self) -> int:
+        events = await self._store.release()
+        if events:
+            metrics.RELEASED.inc(len(events))
+            await self._publisher.publish(events)
+        return len(events)
+
+    async def _wait(self, event: asyncio.Event, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+        event.clear()
+
+    async def _release_loop(self) -> None:
+        while True:
+            await self._wait(self._release_wakeup, self._poll_interval)
+            try:
+                # Drain: wake-ups that arrive while releasing are covered by the next pass.
+                while await self.release_once():
+                    pass
+            except Exception:
+                logger.exception("releasing outbox events failed")
+                await asyncio.sleep(self._poll_interval)
+
+    async def rescore_once(self) -> int:
+        try:
+            scored = await self._store.rescore_pending(
+                RESCORE_BATCH, lambda texts: self._sentiment.score_batch(texts, probe=True)
+            )
+        except SentimentUnavailable:
+            return 0
+        for tenant_id, score in scored:
+            metrics.SENTIMENT_SCORE.labels(tenant_id).observe(score.score)
+        if scored:
+            self.wake_release()
+        return len(scored)
+
+    async def _rescore_loop(self) -> None:
+        next_gauges = 0.0
+        while True:
+            await self._wait(self._rescore_wakeup, self._poll_interval)
+            try:
+                while await self.rescore_once() == RESCORE_BATCH:
+                    pass
+                if time.monotonic() >= next_gauges:
+                    backlog, pending = await self._store.gauges()
+                    metrics.OUTBOX_BACKLOG.set(backlog)
+                    metrics.PENDING_SENTIMENT.set(pending)
+                    next_gauges = time.monotonic() + GAUGE_INTERVAL_SECONDS
+            except Exception:
+                logger.exception("re-scoring pending sentiment failed")
+                await asyncio.sleep(self._poll_interval)

@@ -1,0 +1,191 @@
+"""Service processes under ``feedbackmesh up``: start, watch, restart with backoff, stop.
+
+Like an orchestrator, a process that dies is reported and started again after an
+exponentially growing delay (1 s, 2 s, 4 s ... 30 s), so a crash loop does not spin the
+CPU; a process that stayed up for a while starts again from the shortest delay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from feedbackmesh.up.ports import ProcessSpec
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Backoff:
+    """Restart delays: ``initial * 2**n`` capped at ``maximum``; reset once a process ran
+    for ``reset_after`` seconds (it was healthy, so the next crash is a new story)."""
+
+    initial: float = 1.0
+    maximum: float = 30.0
+    reset_after: float = 60.0
+    failures: int = 0
+
+    def next_delay(self, ran_for: float) -> float:
+        if ran_for >= self.reset_after:
+            self.failures = 0
+        delay = min(self.maximum, self.initial * 2**self.failures)
+        self.failures += 1
+        return delay
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, SIGTERM the child if ``up`` itself dies
+    (SIGKILL, OOM), so no service is left holding ports and the chDB directory."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ServiceProcess:
+    """``python -m feedbackmesh.cli serve <targets>`` with its own env and log file."""
+
+    def __init__(
+        self,
+        spec: ProcessSpec,
+        env: Mapping[str, str],
+        log_path: Path,
+        run_dir: Path,
+        *,
+        backoff: Backoff | None = None,
+        report: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spec = spec
+        self.env = dict(env)
+        self.log_path = log_path
+        self.pid_path = run_dir / f"{spec.name}.pid"
+        self.backoff = backoff or Backoff()
+        self.restarts = 0
+        self._report = report
+        self._clock = clock
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+        self._restart_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "feedbackmesh.cli", "serve", *self.spec.targets]
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                # Own session: Ctrl-C reaches `up` only, which then stops the services in
+                # order (drain first) instead of every process dying at once.
+                start_new_session=True,
+                # Safe: `up` starts no threads of its own before forking.
+                preexec_fn=_die_with_parent,
+            )
+        self._started_at = self._clock()
+        self._restart_at = None
+        self.pid_path.write_text(f"{self._proc.pid}\n", encoding="utf-8")
+        logger.info("started %s pid=%d", self.name, self._proc.pid)
+
+    def check(self) -> None:
+        """Called periodically: notice an exit, schedule the restart, restart when due."""
+        now = self._clock()
+        if self._restart_at is not None:
+            if now >= self._restart_at:
+                self.restarts += 1
+                self.start()
+            return
+        if self._proc is None or self._proc.poll() is None:
+            return
+        code = self._proc.returncode
+        delay = self.backoff.next_delay(now - self._started_at)
+        self._restart_at = now + delay
+        self.pid_path.unlink(missing_ok=True)
+        how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+        self._report(
+            f"feedbackmesh up: {self.name} (pid {self._proc.pid}) {how}; "
+            f"restarting in {delay:g}s (log: {self.log_path})"
+        )
+
+    def terminate(self) -> None:
+        """SIGTERM: the server turns NOT_SERVING, drains, then exits."""
+        self._restart_at = None
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+
+    def wait(self, deadline: float) -> None:
+        """Wait for the exit until ``deadline`` (monotonic), then SIGKILL."""
+        if self._proc is None:
+            return
+        try:
+            self._proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            logger.warning("%s did not drain in time; killing it", self.name)
+            self._proc.kill()
+            self._proc.wait()
+        self.pid_path.unlink(missing_ok=True)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "targets": list(self.spec.targets),
+            "grpc_port": self.spec.grpc_port,
+            "metrics_port": self.spec.metrics_port,
+            "restarts": self.restarts,
+            "log": str(self.log_path),
+        }
+
+
+def stop_all(processes: list[ServiceProcess], timeout: float) -> None:
+    """SIGTERM every process at once (they drain in parallel), SIGKILL after ``timeout``."""
+    for proc in processes:
+        proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc in processes:
+        proc.wait(deadline)
+
+
+def write_status(path: Path, status: Mapping[str, object]) -> None:
+    """Atomically replace ``path``: a reader never sees half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    if not path.is_file():
+        return "(no log yet)"
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    return "\n".join(f"    {line}" for line in text) or "(log is empty)"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -1,0 +1,197 @@
+"""The ingest worker: pub/sub batching, the durable outbox drain, acks, and status.
+
+Two paths feed the one Writer: pub/sub events are buffered and flushed on size or
+interval (low lag); the outbox is drained on start, after every Redis (re)connect and
+on a timer (nothing lost). Both acknowledge only after the Writer returned, i.e. once
+the rows are in ClickHouse; a lost ack means a re-pull that the anti-join skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from feedbackmesh.feedback.v1 import feedback_pb2
+from ingest_svc import metrics
+from ingest_svc.outbox import OutboxClient
+from ingest_svc.repository import ClickHouseRepository
+from ingest_svc.subscriber import Subscriber
+from ingest_svc.writer import IngestStats, Writer, WriteResult
+from mesh_runtime.errors import Unavailable
+from mesh_runtime.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStatus:
+    backlog: int
+    lag_seconds: float
+    pending_sentiment: int
+    rows_in_clickhouse: int
+    stats: IngestStats
+    pubsub_connected: bool
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        writer: Writer,
+        stats: IngestStats,
+        outbox: OutboxClient,
+        reader: ClickHouseRepository,
+    ) -> None:
+        self._batch_size = max(1, settings.ingest_batch_size)
+        self._flush_interval = settings.ingest_flush_interval_seconds
+        self._poll_interval = settings.ingest_poll_interval_seconds
+        self._writer = writer
+        self._stats = stats
+        self.outbox = outbox
+        self._reader = reader
+        self.subscriber: Subscriber | None = None
+        self._buffer: dict[int, tuple[feedback_pb2.FeedbackEvent, float]] = {}
+        self._has_items = asyncio.Event()
+        self._full = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, subscriber: Subscriber | None) -> None:
+        self.subscriber = subscriber
+        self._tasks = [
+            asyncio.create_task(self._poll_loop(), name="ingest-outbox"),
+            asyncio.create_task(self._flush_loop(), name="ingest-flush"),
+        ]
+        if subscriber is not None:
+            self._tasks.append(asyncio.create_task(subscriber.run(), name="ingest-pubsub"))
+
+    async def stop(self, flush_timeout: float = 5.0) -> None:
+        """Stops receiving, then flushes the buffer (bounded: unflushed events stay
+        unacknowledged in the outbox and come back on the next start)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self._buffer:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._flush(), flush_timeout)
+
+    # --- pub/sub path ------------------------------------------------------------
+
+    async def on_event(self, event: feedback_pb2.FeedbackEvent, received: float) -> None:
+        self._buffer.setdefault(event.feedback_id, (event, received))
+        self._has_items.set()
+        if len(self._buffer) >= self._batch_size:
+            self._full.set()
+
+    def wake(self) -> None:
+        """Drain the outbox now (called after every Redis (re)connect)."""
+        self._wake.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._has_items.wait()
+            # Flush on size or when the oldest buffered event is flush_interval old.
+            oldest = min(received for _, received in self._buffer.values())
+            remaining = oldest + self._flush_interval - time.monotonic()
+            if remaining > 0 and len(self._buffer) < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), remaining)
+            try:
+                await self._flush()
+            except Exception:
+                logger.exception("pub/sub batch failed; the outbox will redeliver it")
+
+    async def _flush(self) -> None:
+        items = list(self._buffer.values())[: self._batch_size]
+        for event, _ in items:
+            del self._buffer[event.feedback_id]
+        if not self._buffer:
+            self._has_items.clear()
+        if len(self._buffer) < self._batch_size:
+            self._full.clear()
+        if items:
+            received = {event.feedback_id: at for event, at in items}
+            await self._ingest([event for event, _ in items], "pubsub", received)
+
+    # --- durable path ------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain_outbox()
+            except Exception as exc:
+                self._stats.error(f"outbox drain failed: {type(exc).__name__}")
+                logger.warning("outbox drain failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+
+    async def drain_outbox(self) -> int:
+        """Ingests every released, unacknowledged event; returns how many were seen.
+        Each drain starts from the oldest unacknowledged event, so an event released
+        late with a lower sequence is found by the next drain."""
+        after, seen = 0, 0
+        while True:
+            events = await self.outbox.pull(self._batch_size, after)
+            if not events:
+                return seen
+            await self._ingest(events, "outbox")
+            seen += len(events)
+            after = max(event.sequence for event in events)
+
+    # --- shared ------------------------------------------------------------------
+
+    async def _ingest(
+        self,
+        events: Sequence[feedback_pb2.FeedbackEvent],
+        path: str,
+        received: dict[int, float] | None = None,
+    ) -> WriteResult:
+        result = await self._writer.write(events, path, received=received)
+        try:
+            await self.outbox.ack([event.sequence for event in events if event.sequence > 0])
+        except Exception as exc:
+            # Harmless: the events are re-pulled and the anti-join skips them.
+            metrics.ACK_FAILURES.inc()
+            self._stats.error(f"outbox ack failed: {type(exc).__name__}")
+            logger.warning("outbox ack failed: %s", exc)
+        return result
+
+    async def ingest_direct(
+        self, events: Sequence[feedback_pb2.FeedbackEvent], timeout: float = 30.0
+    ) -> WriteResult:
+        """IngestEvents: the same idempotent write, bounded in time, without acks."""
+        return await self._writer.write(
+            events, "direct", deadline=time.monotonic() + timeout
+        )
+
+    async def status(self) -> IngestStatus:
+        try:
+            outbox = await self.outbox.status()
+        except Exception as exc:
+            raise Unavailable("the feedback service's outbox status is unavailable") from exc
+        try:
+            rows = await asyncio.to_thread(self._reader.count_events)
+        except Exception as exc:
+            raise Unavailable("ClickHouse is unavailable") from exc
+        metrics.BACKLOG.set(outbox.backlog)
+        lag = 0.0
+        if outbox.oldest_unacknowledged_created_at is not None:
+            age = datetime.now(UTC) - outbox.oldest_unacknowledged_created_at
+            lag = max(age.total_seconds(), 0.0)
+        return IngestStatus(
+            backlog=outbox.backlog,
+            lag_seconds=lag,
+            pending_sentiment=outbox.pending_sentiment,
+            rows_in_clickhouse=rows,
+            stats=self._stats,
+            pubsub_connected=self.subscriber is not None and self.subscriber.connected,
+        )

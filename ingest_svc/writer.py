@@ -1,0 +1,186 @@
+"""The single ClickHouse writer: every path (pub/sub, outbox, direct RPC) inserts here.
+
+Why the result is exact (each feedback id in feedback_events and the rollups once):
+1. One writer per process, serialized by a lock, so the anti-join below and the insert
+   that follows it cannot interleave with another insert. (Run one ingest replica: the
+   Deployment is a singleton; a second replica would race the anti-join.)
+2. The anti-join drops ids already in feedback_events: duplicate deliveries (pub/sub and
+   outbox, a re-pull after a lost ack, a restart after the insert) insert nothing.
+3. The rows that remain get a fresh token and a journal entry *before* the insert, and
+   that entry is retried verbatim — same rows, same token — until it succeeds; nothing
+   else is inserted while one is unfinished (``_pending``), and an entry left unfinished
+   by a crash is replayed first at start-up. A verbatim retry is dropped by the raw table
+   if it landed, and each materialized view deduplicates on its own, so a crash between
+   the raw part and a view part is completed rather than lost or doubled. Replays always
+   come right after the original insert, well inside the deduplication window.
+Anything not finished was not acknowledged, so the outbox delivers it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from feedbackmesh.feedback.v1 import feedback_pb2
+from ingest_svc import metrics
+from ingest_svc.events import Row, convert
+from ingest_svc.repository import ClickHouseRepository, JournalEntry, new_token
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class IngestStats:
+    rows_ingested: int = 0
+    batches_ingested: int = 0
+    last_error: str = ""
+    last_error_time: datetime | None = None
+    last_ingest_time: datetime | None = None
+
+    def error(self, message: str) -> None:
+        self.last_error = message
+        self.last_error_time = datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+    poisoned: int
+
+
+class GaveUp(Exception):
+    """ClickHouse stayed unavailable past the caller's deadline (nothing was lost)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    initial: float = 0.05
+    maximum: float = 5.0
+    factor: float = 2.0
+
+
+class Writer:
+    def __init__(self, repository: ClickHouseRepository, stats: IngestStats) -> None:
+        self._repo = repository
+        self._stats = stats
+        self._lock = asyncio.Lock()
+        self._backoff = Backoff()
+        self._replayed = False
+        self._pending: JournalEntry | None = None
+
+    async def write(
+        self,
+        events: Sequence[feedback_pb2.FeedbackEvent],
+        path: str,
+        *,
+        received: Mapping[int, float] | None = None,
+        deadline: float | None = None,
+    ) -> WriteResult:
+        """Inserts the events not yet in ClickHouse; parks poison. ``deadline`` is a
+        ``time.monotonic()`` bound (raises GaveUp), None retries until cancelled."""
+        async with self._lock:
+            await self._finish_unfinished(deadline)
+            rows, poisoned = convert(list(events))
+            if poisoned:
+                await self._retry("park_poison", self._repo.park_poison, poisoned, deadline=deadline)
+                for p in poisoned:
+                    logger.error(
+                        "poison event parked",
+                        extra={"feedback_id": p.event.feedback_id, "error": p.error},
+                    )
+                metrics.POISON.inc(len(poisoned))
+                self._stats.error(f"poison event {poisoned[-1].event.feedback_id}: "
+                                  f"{poisoned[-1].error}")  # fmt: skip
+            else:
+                self._stats.last_error = ""
+            if not rows:
+                return WriteResult(0, 0, len(poisoned))
+            present = await self._retry(
+                "anti_join", self._repo.existing_ids, rows, deadline=deadline
+            )
+            missing = [row for row in rows if row[0] not in present]
+            metrics.DUPLICATES_SKIPPED.inc(len(rows) - len(missing))
+            if missing:
+                # From here on the rows are owned by the entry until it is finished.
+                self._pending = JournalEntry(new_token(), missing)
+                await self._finish(self._pending, path, received, deadline)
+            return WriteResult(len(missing), len(rows) - len(missing), len(poisoned))
+
+    async def _finish_unfinished(self, deadline: float | None) -> None:
+        if not self._replayed:
+            for entry in await self._retry(
+                "journal", self._repo.unfinished_journal, deadline=deadline
+            ):
+                logger.warning(
+                    "replaying an unfinished insert", extra={"token": entry.token,
+                                                             "rows": len(entry.rows)},
+                )  # fmt: skip
+                await self._finish(entry, "replay", None, deadline, journaled=True)
+            self._replayed = True
+        if self._pending is not None:
+            await self._finish(self._pending, "replay", None, deadline)
+
+    async def _finish(
+        self,
+        entry: JournalEntry,
+        path: str,
+        received: Mapping[int, float] | None,
+        deadline: float | None,
+        *,
+        journaled: bool = False,
+    ) -> None:
+        if not journaled:
+            await self._retry("journal", self._repo.journal_begin, entry, deadline=deadline)
+        started = time.perf_counter()
+        await self._retry(
+            "insert", self._repo.insert_events, entry.rows, entry.token, deadline=deadline
+        )
+        metrics.INSERT_DURATION.observe(time.perf_counter() - started)
+        self._observe(entry.rows, path, received)
+        await self._retry("journal", self._repo.journal_done, entry.token, deadline=deadline)
+        if self._pending is entry:
+            self._pending = None
+
+    def _observe(self, rows: list[Row], path: str, received: Mapping[int, float] | None) -> None:
+        now = datetime.now(UTC)
+        self._stats.rows_ingested += len(rows)
+        self._stats.batches_ingested += 1
+        self._stats.last_ingest_time = now
+        metrics.ROWS_INGESTED.inc(len(rows))
+        metrics.BATCH_SIZE.labels(path).observe(len(rows))
+        created = metrics.END_TO_END_LAG.labels("created")
+        released = metrics.END_TO_END_LAG.labels("released")
+        for row in rows:
+            created.observe(max((now - row[12]).total_seconds(), 0.0))
+            released.observe(max((now - row[13]).total_seconds(), 0.0))
+        if received:
+            mono = time.monotonic()
+            for row in rows:
+                at = received.get(row[0])
+                if at is not None:
+                    metrics.PUBSUB_LATENCY.observe(mono - at)
+
+    async def _retry(
+        self, operation: str, fn: Callable[..., T], *args: Any, deadline: float | None
+    ) -> T:
+        """Runs a blocking ClickHouse call in a thread, retrying with exponential backoff."""
+        delay = self._backoff.initial
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args)
+            except Exception as exc:
+                message = f"clickhouse {operation} failed: {type(exc).__name__}: {exc}"[:1000]
+                self._stats.error(message)
+                metrics.RETRIES.labels(operation).inc()
+                logger.warning("%s; retrying in %.2fs", message, delay)
+                if deadline is not None and time.monotonic() + delay > deadline:
+                    raise GaveUp(message) from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * self._backoff.factor, self._backoff.maximum)
