@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 # One core, as the targets are stated: pin before numpy/onnxruntime start thread pools.
@@ -33,15 +34,15 @@ from sentiment_svc.analyzers import ANALYZER_NAMES, Analyzer, build_analyzer  # 
 from sentiment_svc.analyzers.datasets import LabelledSet, evaluation_sets  # noqa: E402
 
 
-def scores(data: LabelledSet, pred: list[str]) -> tuple[float, float]:
+def scores(data: LabelledSet, pred: Sequence[str]) -> tuple[float, float]:
     """Accuracy and macro-F1; binary sets average F1 over their two gold classes only."""
-    acc = sum(p == g for p, g in zip(pred, data.labels)) / len(pred)
+    acc = sum(p == g for p, g in zip(pred, data.labels, strict=True)) / len(pred)
     classes = ("negative", "positive") if data.binary else ("negative", "neutral", "positive")
     f1s = []
     for c in classes:
-        tp = sum(1 for p, g in zip(pred, data.labels) if p == c and g == c)
-        fp = sum(1 for p, g in zip(pred, data.labels) if p == c and g != c)
-        fn = sum(1 for p, g in zip(pred, data.labels) if p != c and g == c)
+        tp = sum(1 for p, g in zip(pred, data.labels, strict=True) if p == c and g == c)
+        fp = sum(1 for p, g in zip(pred, data.labels, strict=True) if p == c and g != c)
+        fn = sum(1 for p, g in zip(pred, data.labels, strict=True) if p != c and g == c)
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return acc, sum(f1s) / len(f1s)
 
@@ -86,17 +87,17 @@ def main() -> None:
             cells.append(f"{acc * 100:.1f} / {f1:.3f}")
         acc_rows.append(f"| {name} {analyzer.version} | " + " | ".join(cells) + " |")
         rate, p50, p99 = speed(analyzer, uci, singles)
-        speed_rows.append(
-            f"| {name} | {startup:.2f} | {rate:,.0f} | {p50:.2f} | {p99:.2f} |"
-        )
+        speed_rows.append(f"| {name} | {startup:.2f} | {rate:,.0f} | {p50:.2f} | {p99:.2f} |")
         print(f"done {name}", file=sys.stderr)
 
     print("Accuracy % / macro-F1 (binary sets: neutral counts wrong, F1 over pos/neg)\n")
     print("| analyzer | " + " | ".join(f"{s.name} (n={len(s.texts)})" for s in sets) + " |")
     print("|---" * (len(sets) + 1) + "|")
     print("\n".join(acc_rows))
-    print(f"\nSpeed, one core ({len(uci)} UCI sentences in batches of 1,000; "
-          f"{len(singles)} single 18-22-word comments)\n")
+    print(
+        f"\nSpeed, one core ({len(uci)} UCI sentences in batches of 1,000; "
+        f"{len(singles)} single 18-22-word comments)\n"
+    )
     print("| analyzer | start-up s | batched comments/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     print("\n".join(speed_rows))

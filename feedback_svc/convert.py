@@ -30,6 +30,12 @@ STATUS_TO_PROTO = {
 }
 
 
+def _label(value: str | None) -> sentiment_pb2.SentimentLabel:
+    if value is None:
+        return sentiment_pb2.SENTIMENT_LABEL_UNSPECIFIED
+    return LABEL_TO_PROTO[value]
+
+
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(value)
@@ -73,7 +79,7 @@ def feedback_message(record: FeedbackRecord) -> feedback_pb2.Feedback:
         chat_session_id=record.chat_session_id or "",
         rating=record.rating,
         comment=record.comment or "",
-        sentiment=LABEL_TO_PROTO.get(record.sentiment or "", 0),
+        sentiment=_label(record.sentiment),
         sentiment_score=record.sentiment_score or 0.0,
         sentiment_status=STATUS_TO_PROTO[record.sentiment_status],
         tags=record.tags,
@@ -96,7 +102,7 @@ def event_message(event: OutboxEvent) -> feedback_pb2.FeedbackEvent:
         agent_id=record.agent_id or 0,
         chat_session_id=record.chat_session_id or "",
         rating=record.rating,
-        sentiment=LABEL_TO_PROTO.get(record.sentiment or "", 0),
+        sentiment=_label(record.sentiment),
         sentiment_score=record.sentiment_score or 0.0,
         has_comment=record.comment is not None,
         tags=record.tags,

@@ -139,9 +139,7 @@ class OutboxStore:
         assert row is not None
         return int(row["backlog"]), int(row["pending"])
 
-    async def rescore_pending(
-        self, limit: int, scorer: Scorer
-    ) -> list[tuple[str, SentimentScore]]:
+    async def rescore_pending(self, limit: int, scorer: Scorer) -> list[tuple[str, SentimentScore]]:
         """Scores up to ``limit`` pending feedback, marks their events ready; returns
         (tenant, score) of each.
 
@@ -160,4 +158,3 @@ class OutboxStore:
                 [s.score for s in scores],
             )
         return [(row["tenant_id"], score) for row, score in zip(rows, scores, strict=True)]
-

@@ -174,10 +174,7 @@ class FeedbackRepository:
 
     async def stream(self, query: FilterSQL, prefetch: int = 1000) -> AsyncIterator[FeedbackRecord]:
         """Oldest first, through a server-side cursor: memory stays flat for any row count."""
-        sql = (
-            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where}"
-            " ORDER BY created_at, id"
-        )
+        sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where} ORDER BY created_at, id"
         async with self._pool.acquire() as connection, connection.transaction(readonly=True):
             async for row in connection.cursor(sql, *query.args, prefetch=prefetch):
                 yield record_from_row(row)

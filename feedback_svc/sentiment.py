@@ -52,7 +52,9 @@ class SentimentClient:
     def available(self) -> bool:
         return time.monotonic() >= self._open_until
 
-    async def score_batch(self, texts: Sequence[str], *, probe: bool = False) -> list[SentimentScore]:
+    async def score_batch(
+        self, texts: Sequence[str], *, probe: bool = False
+    ) -> list[SentimentScore]:
         """Scores texts in request order; raises SentimentUnavailable on any failure."""
         if not texts:
             return []

@@ -103,8 +103,8 @@ class FeedbackService:
         created_ids = set(by_request)
         missing = [rid for rid in primary if rid not in by_request]
         if missing:
-            for record in await self._repository.by_request_ids(principal.tenant_id, missing):
-                by_request[record.request_id] = record
+            for existing in await self._repository.by_request_ids(principal.tenant_id, missing):
+                by_request[existing.request_id] = existing
         for index, item in [*primary.values(), *repeats]:
             record = by_request.get(item.request_id)
             if record is None or record.payload_hash != item.payload_hash:
@@ -151,7 +151,7 @@ class FeedbackService:
             raise NotFound(f"feedback {feedback_id} not found")
         return record
 
-    async def list(
+    async def list_page(
         self, principal: Principal, flt: FeedbackFilter, page_size: int, page_token: str
     ) -> FeedbackPage:
         if page_size < 0:

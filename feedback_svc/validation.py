@@ -85,9 +85,7 @@ def _check_tags(tags: list[str], violations: list[Violation]) -> tuple[str, ...]
 def _check_metadata(metadata: dict[str, Any], violations: list[Violation]) -> tuple[dict, str]:
     normalized = normalize_json(metadata)
     try:
-        encoded = json.dumps(
-            normalized, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        encoded = json.dumps(normalized, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError:
         violations.append(Violation("metadata", "must be a JSON object of finite numbers"))
         return {}, "{}"

@@ -53,8 +53,11 @@ def _instance_args(base_id: int | None) -> list[str]:
 def validate_config(path_or_text: Path | str) -> None:
     """Run ``envoy --mode validate``; raise :class:`EnvoyError` with Envoy's message if bad.
 
-    A ``Path`` is validated in place; a ``str`` is config text (JSON or YAML).
+    A ``Path`` (or a one-line ``str`` naming an existing file) is validated in place; any
+    other ``str`` is config text (JSON or YAML).
     """
+    if isinstance(path_or_text, str) and "\n" not in path_or_text and Path(path_or_text).is_file():
+        path_or_text = Path(path_or_text)
     if isinstance(path_or_text, Path):
         _validate_file(path_or_text)
         return

@@ -68,7 +68,9 @@ def to_row(event: feedback_pb2.FeedbackEvent) -> Row:
     if problems:
         raise PoisonEvent("; ".join(problems))
     created = event.created_at.ToDatetime(tzinfo=UTC)
-    released = event.released_at.ToDatetime(tzinfo=UTC) if event.HasField("released_at") else created
+    released = (
+        event.released_at.ToDatetime(tzinfo=UTC) if event.HasField("released_at") else created
+    )
     return [
         event.feedback_id,
         event.sequence,

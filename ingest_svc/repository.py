@@ -14,6 +14,7 @@ Exactly-once rests on three things here, used by ingest_svc/writer.py:
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest_svc import events as ev
 from ingest_svc.schema import EVENT_COLUMNS
+from mesh_runtime.resources import create_clickhouse_client
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -59,10 +61,14 @@ def new_token() -> str:
 
 
 class ClickHouseRepository:
-    """One client; chDB serializes a client's calls, so each concurrent path gets its own."""
+    """One client, created on first use (ClickHouse may be down at start-up, and the
+    database exists only after the migration). chDB serializes a client's calls, so each
+    concurrent path gets its own repository."""
 
-    def __init__(self, client: Client, settings: Settings) -> None:
-        self._client = client
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client_instance: Client | None = None
+        self._client_lock = threading.Lock()
         self._db = settings.clickhouse_database
         self._insert_settings: dict[str, Any] = {
             "insert_deduplicate": 1,
@@ -73,8 +79,18 @@ class ClickHouseRepository:
             # Distributed table synchronously.
             self._insert_settings["distributed_foreground_insert"] = 1
 
+    @property
+    def _client(self) -> Client:
+        with self._client_lock:
+            if self._client_instance is None:
+                self._client_instance = create_clickhouse_client(self._settings)
+            return self._client_instance
+
     def close(self) -> None:
-        self._client.close()
+        with self._client_lock:
+            if self._client_instance is not None:
+                self._client_instance.close()
+                self._client_instance = None
 
     def existing_ids(self, rows: Sequence[ev.Row]) -> set[int]:
         """Feedback ids of ``rows`` already in feedback_events (the anti-join guard)."""

@@ -174,8 +174,7 @@ class _Renderer:
                 f"SETTINGS replicated_deduplication_window = {DEDUP_WINDOW}"
             )
         return (
-            f"ENGINE = {kind} {tail} "
-            f"SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}"
+            f"ENGINE = {kind} {tail} SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}"
         )
 
     def table(self, name: str, columns: str, kind: str, tail: str, shard_key: str) -> list[str]:

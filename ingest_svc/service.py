@@ -131,6 +131,8 @@ class IngestWorker:
             except Exception as exc:
                 self._stats.error(f"outbox drain failed: {type(exc).__name__}")
                 logger.warning("outbox drain failed: %s", exc)
+            with contextlib.suppress(Exception):
+                metrics.BACKLOG.set((await self.outbox.status()).backlog)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
 
@@ -169,9 +171,7 @@ class IngestWorker:
         self, events: Sequence[feedback_pb2.FeedbackEvent], timeout: float = 30.0
     ) -> WriteResult:
         """IngestEvents: the same idempotent write, bounded in time, without acks."""
-        return await self._writer.write(
-            events, "direct", deadline=time.monotonic() + timeout
-        )
+        return await self._writer.write(events, "direct", deadline=time.monotonic() + timeout)
 
     async def status(self) -> IngestStatus:
         try:

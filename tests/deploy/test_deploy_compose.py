@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+import subprocess
 from typing import Any
 
 import jsonschema
@@ -210,3 +212,15 @@ def test_build_context_excludes_secrets(path: str) -> None:
     ignored = (REPO / path).read_text(encoding="utf-8").splitlines()
     for entry in (".git", ".env", "*.env"):
         assert entry in ignored
+
+
+def test_dotenv_is_git_ignored() -> None:
+    """`.env` holds the compose passwords: it must never be committable."""
+    git = shutil.which("git")
+    if git is None or not (REPO / ".git").exists():
+        pytest.skip("not a git work tree")
+    for path in (".env", "deploy/compose/secrets/jwks.json"):
+        result = subprocess.run(
+            [git, "check-ignore", "-q", path], cwd=REPO, capture_output=True, check=False
+        )
+        assert result.returncode == 0, f"{path} is not git-ignored: add it to .gitignore"

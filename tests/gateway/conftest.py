@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -84,23 +87,23 @@ def backend() -> Iterator[GrpcServer]:
         loop.close()
 
 
-@pytest.fixture(scope="module")
-def gateway(
-    backend: GrpcServer, descriptor_bytes: bytes, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def running_gateway(
+    backend: GrpcServer, descriptor: bytes, tmp: Path, **overrides: Any
 ) -> Iterator[Gateway]:
     """Envoy in front of the fake sentiment and feedback services; ingest and analytics point
-    at a port nobody listens on (their clusters stay unhealthy)."""
-    tmp = tmp_path_factory.mktemp("envoy")
+    at a port nobody listens on (their clusters stay unhealthy). Envoy is always stopped."""
     dead = f"127.0.0.1:{free_port()}"
     settings = Settings(
         gateway_host="127.0.0.1",
         gateway_port=free_port(),
         envoy_admin_port=free_port(),
         cors_allowed_origins=["http://localhost:3000"],
+        **overrides,
     )
     config = render_envoy_config(
         settings,
-        descriptor=descriptor_bytes,
+        descriptor=descriptor,
         upstreams={
             "sentiment": f"127.0.0.1:{backend.port}",
             "feedback": f"127.0.0.1:{backend.port}",
@@ -116,7 +119,27 @@ def gateway(
         wait_until_ready(proc, settings.envoy_admin_port, log_path=log_path)
         admin_url = f"http://127.0.0.1:{settings.envoy_admin_port}"
         for cluster in ("sentiment_grpc", "feedback_grpc"):
-            wait_for(lambda c=cluster: cluster_healthy(admin_url, c), 10, f"{cluster} healthy")
+            wait_for(partial(cluster_healthy, admin_url, cluster), 10, f"{cluster} healthy")
         yield Gateway(f"http://127.0.0.1:{settings.gateway_port}", admin_url, log_path)
     finally:
         stop_envoy(proc)
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    backend: GrpcServer, descriptor_bytes: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    with running_gateway(backend, descriptor_bytes, tmp_path_factory.mktemp("envoy")) as gw:
+        yield gw
+
+
+@pytest.fixture
+def gateway_factory(
+    backend: GrpcServer, descriptor_bytes: bytes, tmp_path: Path
+) -> Iterator[Callable[..., AbstractContextManager[Gateway]]]:
+    """``with gateway_factory(jwt_algorithm="RS256", ...) as gw:`` an extra Envoy."""
+
+    def make(**overrides: Any) -> AbstractContextManager[Gateway]:
+        return running_gateway(backend, descriptor_bytes, tmp_path, **overrides)
+
+    yield make

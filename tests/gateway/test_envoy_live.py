@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import grpc
 import httpx
+import jwt as pyjwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from gateway_helpers import EXPORT_CHUNKS, Gateway, GrpcServer, mint_token
+from jwt.algorithms import RSAAlgorithm
 
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
@@ -245,6 +252,34 @@ async def test_native_grpc_through_gateway(gateway: Gateway) -> None:
                 feedback_pb2.AckOutboxEventsRequest(), metadata=metadata, timeout=5
             )
         assert internal.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_unknown_body_fields_are_dropped_not_rejected(client: httpx.Client) -> None:
+    # Envoy's transcoder has no option to reject them (envoyproxy/envoy#46623); the
+    # services never see them, so they cannot change anything.
+    response = client.post("/v1/sentiment:analyze", json={"text": "a", "x": 1}, headers=auth())
+    assert response.status_code == 200
+
+
+def test_rs256_tokens_verified_with_the_jwks_file(
+    gateway_factory: Callable[..., AbstractContextManager[Gateway]], tmp_path: Path
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1", "alg": "RS256"}
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps({"keys": [jwk]}))
+    now = int(time.time())
+    claims = {"iss": "feedbackmesh", "aud": "feedbackmesh", "sub": "u", "exp": now + 60}
+    rs256 = pyjwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    with gateway_factory(jwt_algorithm="RS256", jwks_file=jwks_file) as gw:
+        ok = httpx.post(
+            f"{gw.url}/v1/sentiment:analyze", json={"text": "a"}, headers=auth(rs256), timeout=5
+        )
+        assert ok.status_code == 200, ok.text
+        hs256 = httpx.post(
+            f"{gw.url}/v1/sentiment:analyze", json={"text": "a"}, headers=auth(), timeout=5
+        )
+        assert_json_error(hs256, 401)
 
 
 def test_admin_serves_prometheus_stats(gateway: Gateway) -> None:

@@ -55,7 +55,7 @@ def test_batch_equals_singles(analyzer: Analyzer) -> None:
     texts = POSITIVE + NEGATIVE + NEUTRAL + ["meh. " * 40]
     batch = analyzer.analyze_batch(texts)
     singles = [analyzer.analyze_batch([t])[0] for t in texts]
-    for b, s in zip(batch, singles):
+    for b, s in zip(batch, singles, strict=True):
         assert b.label == s.label
         # int8 activations are quantized per batch tensor, so padding can move the last digits.
         assert b.score == pytest.approx(s.score, abs=0.02)
@@ -75,8 +75,7 @@ def test_default_and_unknown() -> None:
 
 def test_wordpiece_known_ids() -> None:
     # Ids produced by transformers' BertTokenizer for all-MiniLM-L6-v2's vocab.txt.
-    tok = WordPieceTokenizer(MODEL_DIR / "vocab.txt", max_len=16)
-    assert tok.tokenize_ids("Héllo, WORLD! unaffable") == [
-        101, 7592, 1010, 2088, 999, 14477, 20961, 3468, 102
-    ]
+    tok = WordPieceTokenizer(MODEL_DIR / "minilm_vocab.txt", max_len=16)
+    expected = [101, 7592, 1010, 2088, 999, 14477, 20961, 3468, 102]
+    assert tok.tokenize_ids("Héllo, WORLD! unaffable") == expected
     assert len(tok.tokenize_ids("word " * 100)) == 16

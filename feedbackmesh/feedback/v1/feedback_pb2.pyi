@@ -112,14 +112,6 @@ class SubmitFeedbackRequest(_message.Message):
     metadata: _struct_pb2.Struct
     def __init__(self, request_id: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., rating: _Optional[int] = ..., comment: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
-class SubmitFeedbackResponse(_message.Message):
-    __slots__ = ("feedback", "duplicate")
-    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
-    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
-    feedback: Feedback
-    duplicate: bool
-    def __init__(self, feedback: _Optional[_Union[Feedback, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
-
 class BatchSubmitFeedbackRequest(_message.Message):
     __slots__ = ("requests",)
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
@@ -157,12 +149,6 @@ class GetFeedbackRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: int
     def __init__(self, id: _Optional[int] = ...) -> None: ...
-
-class GetFeedbackResponse(_message.Message):
-    __slots__ = ("feedback",)
-    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
-    feedback: Feedback
-    def __init__(self, feedback: _Optional[_Union[Feedback, _Mapping]] = ...) -> None: ...
 
 class ListFeedbackRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "feedback_type", "execution_id", "agent_id", "chat_session_id", "min_rating", "max_rating", "sentiment", "tag", "start_time", "end_time", "user_id")

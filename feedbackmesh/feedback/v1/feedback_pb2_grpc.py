@@ -41,7 +41,7 @@ class FeedbackServiceStub:
         self.SubmitFeedback = channel.unary_unary(
                 '/feedbackmesh.feedback.v1.FeedbackService/SubmitFeedback',
                 request_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.SerializeToString,
-                response_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.FromString,
+                response_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
                 _registered_method=True)
         self.BatchSubmitFeedback = channel.unary_unary(
                 '/feedbackmesh.feedback.v1.FeedbackService/BatchSubmitFeedback',
@@ -51,7 +51,7 @@ class FeedbackServiceStub:
         self.GetFeedback = channel.unary_unary(
                 '/feedbackmesh.feedback.v1.FeedbackService/GetFeedback',
                 request_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackRequest.SerializeToString,
-                response_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackResponse.FromString,
+                response_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
                 _registered_method=True)
         self.ListFeedback = channel.unary_unary(
                 '/feedbackmesh.feedback.v1.FeedbackService/ListFeedback',
@@ -90,6 +90,10 @@ class FeedbackServiceServicer:
         """Submits one feedback. Idempotent by `request_id`: a retry returns the original
         feedback; the same `request_id` with a different payload is ALREADY_EXISTS.
         Invalid input is INVALID_ARGUMENT with google.rpc.BadRequest field violations.
+        Returns the feedback itself (AIP-133), so that the JSON answer is the feedback:
+        Envoy's transcoder cannot unwrap a response field (`response_body`) that is not
+        an HttpBody. A retry's answer also carries the response header
+        `x-feedbackmesh-duplicate: true`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -156,7 +160,7 @@ def add_FeedbackServiceServicer_to_server(servicer, server):
             'SubmitFeedback': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitFeedback,
                     request_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.FromString,
-                    response_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.SerializeToString,
+                    response_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.SerializeToString,
             ),
             'BatchSubmitFeedback': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchSubmitFeedback,
@@ -166,7 +170,7 @@ def add_FeedbackServiceServicer_to_server(servicer, server):
             'GetFeedback': grpc.unary_unary_rpc_method_handler(
                     servicer.GetFeedback,
                     request_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackRequest.FromString,
-                    response_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackResponse.SerializeToString,
+                    response_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.SerializeToString,
             ),
             'ListFeedback': grpc.unary_unary_rpc_method_handler(
                     servicer.ListFeedback,
@@ -223,7 +227,7 @@ class FeedbackService:
             target,
             '/feedbackmesh.feedback.v1.FeedbackService/SubmitFeedback',
             feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackRequest.SerializeToString,
-            feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.SubmitFeedbackResponse.FromString,
+            feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
             options,
             channel_credentials,
             insecure,
@@ -277,7 +281,7 @@ class FeedbackService:
             target,
             '/feedbackmesh.feedback.v1.FeedbackService/GetFeedback',
             feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackRequest.SerializeToString,
-            feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackResponse.FromString,
+            feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
             options,
             channel_credentials,
             insecure,

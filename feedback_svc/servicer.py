@@ -1,0 +1,155 @@
+"""FeedbackService gRPC servicer: protobuf <-> domain only; the logic is in service.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from google.api import httpbody_pb2
+from google.rpc import error_details_pb2
+
+from feedback_svc.convert import (
+    LABEL_FROM_PROTO,
+    TYPE_FROM_PROTO,
+    event_message,
+    feedback_message,
+    optional_datetime,
+    raw_submission,
+)
+from feedback_svc.domain import FeedbackFilter
+from feedback_svc.export import EXPORT_FORMATS
+from feedback_svc.service import FeedbackService
+from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
+from mesh_runtime.auth import current_principal
+from mesh_runtime.errors import FieldViolation, InvalidArgument
+
+_BATCH_STATUS = {
+    "created": feedback_pb2.BATCH_ITEM_STATUS_CREATED,
+    "duplicate": feedback_pb2.BATCH_ITEM_STATUS_DUPLICATE,
+    "invalid": feedback_pb2.BATCH_ITEM_STATUS_INVALID,
+    "conflict": feedback_pb2.BATCH_ITEM_STATUS_CONFLICT,
+}
+
+
+def _filter(
+    request: feedback_pb2.ListFeedbackRequest | feedback_pb2.ExportFeedbackRequest,
+) -> FeedbackFilter:
+    violations: list[FieldViolation] = []
+    kind = None
+    if request.feedback_type:
+        kind = TYPE_FROM_PROTO.get(request.feedback_type)
+        if kind is None:
+            violations.append(FieldViolation("feedback_type", "is not a known feedback type"))
+    sentiment = None
+    if request.sentiment:
+        sentiment = LABEL_FROM_PROTO.get(request.sentiment)
+        if sentiment is None:
+            violations.append(FieldViolation("sentiment", "is not a known sentiment label"))
+    for name in ("min_rating", "max_rating"):
+        if not 0 <= getattr(request, name) <= 5:
+            violations.append(FieldViolation(name, "must be 1..5 (0 = unbounded)"))
+    if violations:
+        raise InvalidArgument(violations)
+    return FeedbackFilter(
+        feedback_type=kind,
+        execution_id=request.execution_id or None,
+        agent_id=request.agent_id or None,
+        chat_session_id=request.chat_session_id or None,
+        min_rating=request.min_rating or None,
+        max_rating=request.max_rating or None,
+        sentiment=sentiment,
+        tag=request.tag.lower() or None,
+        start_time=optional_datetime(request.start_time, request.HasField("start_time")),
+        end_time=optional_datetime(request.end_time, request.HasField("end_time")),
+        user_id=request.user_id or None,
+    )
+
+
+class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
+    def __init__(self, service: FeedbackService) -> None:
+        self._service = service
+
+    async def SubmitFeedback(
+        self, request: feedback_pb2.SubmitFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_pb2.SubmitFeedbackResponse:
+        outcome = await self._service.submit(current_principal(), raw_submission(request))
+        return feedback_pb2.SubmitFeedbackResponse(
+            feedback=feedback_message(outcome.record), duplicate=outcome.duplicate
+        )
+
+    async def BatchSubmitFeedback(
+        self, request: feedback_pb2.BatchSubmitFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_pb2.BatchSubmitFeedbackResponse:
+        raws = [raw_submission(item) for item in request.requests]
+        outcomes = await self._service.batch_submit(current_principal(), raws)
+        response = feedback_pb2.BatchSubmitFeedbackResponse()
+        counts = dict.fromkeys(_BATCH_STATUS, 0)
+        for outcome in outcomes:
+            counts[outcome.status] += 1
+            result = response.results.add(index=outcome.index, status=_BATCH_STATUS[outcome.status])
+            if outcome.record is not None:
+                result.feedback.CopyFrom(feedback_message(outcome.record))
+            result.field_violations.extend(
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in outcome.violations
+            )
+        response.created_count = counts["created"]
+        response.duplicate_count = counts["duplicate"]
+        response.invalid_count = counts["invalid"]
+        response.conflict_count = counts["conflict"]
+        return response
+
+    async def GetFeedback(
+        self, request: feedback_pb2.GetFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_pb2.GetFeedbackResponse:
+        record = await self._service.get(current_principal(), request.id)
+        return feedback_pb2.GetFeedbackResponse(feedback=feedback_message(record))
+
+    async def ListFeedback(
+        self, request: feedback_pb2.ListFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_pb2.ListFeedbackResponse:
+        page = await self._service.list_page(
+            current_principal(), _filter(request), request.page_size, request.page_token
+        )
+        return feedback_pb2.ListFeedbackResponse(
+            feedback=[feedback_message(r) for r in page.records],
+            next_page_token=page.next_page_token,
+        )
+
+    async def ExportFeedback(
+        self, request: feedback_pb2.ExportFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        chunks = self._service.export(current_principal(), _filter(request), request.format)
+        content_type = EXPORT_FORMATS[request.format.strip().lower() or "csv"]
+        async for chunk in chunks:
+            yield httpbody_pb2.HttpBody(content_type=content_type, data=chunk)
+
+    async def PullOutboxEvents(
+        self, request: feedback_pb2.PullOutboxEventsRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_pb2.PullOutboxEventsResponse:
+        events = await self._service.pull_events(request.after_sequence, request.max_events)
+        return feedback_pb2.PullOutboxEventsResponse(events=[event_message(e) for e in events])
+
+    async def AckOutboxEvents(
+        self, request: feedback_pb2.AckOutboxEventsRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_pb2.AckOutboxEventsResponse:
+        count = await self._service.acknowledge(list(request.sequences))
+        return feedback_pb2.AckOutboxEventsResponse(acknowledged_count=count)
+
+    async def GetOutboxStatus(
+        self, request: feedback_pb2.GetOutboxStatusRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_pb2.GetOutboxStatusResponse:
+        status = await self._service.outbox_status()
+        response = feedback_pb2.GetOutboxStatusResponse(
+            backlog=status.backlog,
+            pending_sentiment=status.pending_sentiment,
+            released_total=status.released_total,
+            acknowledged_total=status.acknowledged_total,
+        )
+        if status.oldest_unacknowledged_created_at is not None:
+            response.oldest_unacknowledged_created_at.FromDatetime(
+                status.oldest_unacknowledged_created_at
+            )
+        return response

@@ -1,0 +1,1 @@
+"""Trained sentiment model artefacts (package data; see README.md in this folder)."""
