@@ -158,6 +158,7 @@ class _Renderer:
     """Renders DDL for a single server or a cluster."""
 
     def __init__(self, database: str, cluster: str | None) -> None:
+        self.database = database
         self.db = _quote(database)
         self.cluster = cluster
         self.on_cluster = f" ON CLUSTER {_quote(cluster)}" if cluster else ""
@@ -168,7 +169,7 @@ class _Renderer:
     def engine(self, kind: str, table: str, tail: str) -> str:
         """``kind`` is MergeTree or AggregatingMergeTree; ``tail`` the ORDER BY etc."""
         if self.cluster:
-            path = f"'/clickhouse/tables/{{shard}}/{self.db}/{self.local(table)}'"
+            path = f"'/clickhouse/tables/{{shard}}/{self.database}/{self.local(table)}'"
             return (
                 f"ENGINE = Replicated{kind}({path}, '{{replica}}') {tail} "
                 f"SETTINGS replicated_deduplication_window = {DEDUP_WINDOW}"

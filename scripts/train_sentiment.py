@@ -19,6 +19,7 @@ against torch, and writes ``sentiment_svc/models/minilm_*``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import random
@@ -42,6 +43,7 @@ from sentiment_svc.analyzers.datasets import (  # noqa: E402
 
 logger = logging.getLogger(__name__)
 LABELS = ("negative", "neutral", "positive")  # output order of the exported graph
+MODEL_VERSION = "1.0"  # bump when the recipe changes
 
 
 def split(data: LabelledSet, frac: float, seed: int) -> tuple[list[tuple[str, int]], ...]:
@@ -237,8 +239,11 @@ def main() -> None:
     got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
     agree = float(np.mean(ref.argmax(-1) == got.argmax(-1)))
     logger.info("int8 vs fp32 label agreement on %d val rows: %.3f", len(check), agree)
+    digest = hashlib.sha256(int8.read_bytes()).hexdigest()[:8]
     meta = {
         "name": "minilm",
+        # The version names the artefact: same weights, same version.
+        "version": f"{MODEL_VERSION}+{digest}",
         "labels": list(LABELS),
         "max_len": args.max_len,
         "do_lower_case": True,

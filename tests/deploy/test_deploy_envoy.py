@@ -43,7 +43,10 @@ UPSTREAM_PORTS = {"feedback": 50051, "sentiment": 50052, "ingest": 50053, "analy
 
 def committed(name: str) -> str:
     path: Path = TARGETS[name].path
-    return path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("{"):
+        pytest.fail(f"{path} is not a rendered config: run python scripts/render_deploy.py")
+    return text
 
 
 def config(name: str) -> dict[str, Any]:

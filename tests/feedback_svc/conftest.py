@@ -6,13 +6,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest_asyncio
 import redis.asyncio as aioredis
-from feedback_helpers import FeedbackEnv, Subscriber, start_fake_sentiment, start_feedback
+
+# --import-mode=importlib puts no test directory on sys.path; the helpers sit next to this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from feedback_helpers import (
+    FeedbackEnv,
+    Subscriber,
+    start_fake_sentiment,
+    start_feedback,
+)
 
 from feedback_svc.migrations import migrate_database
 from mesh_runtime.settings import Settings

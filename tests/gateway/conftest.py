@@ -27,7 +27,6 @@ from gateway_helpers import (
     Gateway,
     GrpcServer,
     cluster_healthy,
-    envoy_compatible_descriptor,
     free_port,
     wait_for,
 )
@@ -35,6 +34,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from feedbackmesh.feedback.v1 import feedback_pb2_grpc
 from feedbackmesh.sentiment.v1 import sentiment_pb2_grpc
+from gateway import DEFAULT_DESCRIPTOR
 from gateway.config import render_envoy_config
 from gateway.envoy import start_envoy, stop_envoy, wait_until_ready
 from mesh_runtime.settings import Settings
@@ -42,7 +42,7 @@ from mesh_runtime.settings import Settings
 
 @pytest.fixture(scope="session")
 def descriptor_bytes() -> bytes:
-    return envoy_compatible_descriptor()
+    return DEFAULT_DESCRIPTOR.read_bytes()
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,13 @@ from typing import Any
 
 import grpc
 import jwt
-from google.api import annotations_pb2, httpbody_pb2
-from google.protobuf import any_pb2, descriptor_pb2
+from google.api import httpbody_pb2
+from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
-from gateway import DEFAULT_DESCRIPTOR
 from mesh_runtime.settings import DEV_JWT_SECRET
 
 SENTIMENT_SERVICE = "feedbackmesh.sentiment.v1.SentimentService"
@@ -54,25 +53,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def envoy_compatible_descriptor() -> bytes:
-    """The generated descriptor set with ``response_body`` removed from non-HttpBody methods.
-
-    Workaround while feedback.proto uses ``response_body: "feedback"``, which Envoy's
-    transcoder rejects at start-up (test_descriptor_is_envoy_compatible tracks it); these
-    tests exercise the gateway, not the feedback response shape.
-    """
-    fds = descriptor_pb2.FileDescriptorSet()
-    fds.ParseFromString(DEFAULT_DESCRIPTOR.read_bytes())
-    for file in fds.file:
-        for service in file.service:
-            for method in service.method:
-                if method.options.HasExtension(annotations_pb2.http):
-                    rule = method.options.Extensions[annotations_pb2.http]
-                    if method.output_type != ".google.api.HttpBody":
-                        rule.response_body = ""
-    return fds.SerializeToString()
 
 
 @dataclass
