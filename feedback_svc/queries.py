@@ -51,7 +51,7 @@ def filter_sql(tenant_id: str, flt: FeedbackFilter) -> FilterSQL:
         query.add("sentiment = {}", flt.sentiment)
     if flt.tag is not None:
         # JSONB containment uses the GIN index on tags.
-        query.add("tags @> {}::jsonb", json.dumps([flt.tag]))
+        query.add("tags @> {}::jsonb", [flt.tag])  # the pool's jsonb codec encodes it
     if flt.start_time is not None:
         query.add("created_at >= {}", flt.start_time)
     if flt.end_time is not None:

@@ -23,6 +23,7 @@ from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from mesh_runtime.auth import current_principal
 from mesh_runtime.errors import FieldViolation, InvalidArgument
 
+DUPLICATE_HEADER = "x-feedbackmesh-duplicate"
 _BATCH_STATUS = {
     "created": feedback_pb2.BATCH_ITEM_STATUS_CREATED,
     "duplicate": feedback_pb2.BATCH_ITEM_STATUS_DUPLICATE,
@@ -71,11 +72,13 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
 
     async def SubmitFeedback(
         self, request: feedback_pb2.SubmitFeedbackRequest, context: grpc.aio.ServicerContext
-    ) -> feedback_pb2.SubmitFeedbackResponse:
+    ) -> feedback_pb2.Feedback:
         outcome = await self._service.submit(current_principal(), raw_submission(request))
-        return feedback_pb2.SubmitFeedbackResponse(
-            feedback=feedback_message(outcome.record), duplicate=outcome.duplicate
-        )
+        if outcome.duplicate:
+            # The answer is the Feedback itself (transcoding-friendly); a retry says so in
+            # a response header.
+            await context.send_initial_metadata(((DUPLICATE_HEADER, "true"),))
+        return feedback_message(outcome.record)
 
     async def BatchSubmitFeedback(
         self, request: feedback_pb2.BatchSubmitFeedbackRequest, context: grpc.aio.ServicerContext
@@ -103,9 +106,9 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
 
     async def GetFeedback(
         self, request: feedback_pb2.GetFeedbackRequest, context: grpc.aio.ServicerContext
-    ) -> feedback_pb2.GetFeedbackResponse:
+    ) -> feedback_pb2.Feedback:
         record = await self._service.get(current_principal(), request.id)
-        return feedback_pb2.GetFeedbackResponse(feedback=feedback_message(record))
+        return feedback_message(record)
 
     async def ListFeedback(
         self, request: feedback_pb2.ListFeedbackRequest, context: grpc.aio.ServicerContext

@@ -60,7 +60,14 @@ class MeshServer:
             scopes.update(target.method_scopes)
         self._server = grpc.aio.server(
             interceptors=[MeshServerInterceptor(TokenVerifier(settings), scopes)],
-            options=[*channel_options(settings), ("grpc.so_reuseport", 0)],
+            options=[
+                *channel_options(settings),
+                ("grpc.so_reuseport", 0),
+                # Clients re-connect now and then, so that the connections of a
+                # scaled-out Deployment spread over new replicas (HTTP/2 is sticky).
+                ("grpc.max_connection_age_ms", 300_000),
+                ("grpc.max_connection_age_grace_ms", 60_000),
+            ],
         )
 
     @property

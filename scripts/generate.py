@@ -2,13 +2,15 @@
 type stubs) under ``feedbackmesh/`` and the Envoy descriptor set under
 ``gateway/generated/``.
 
-    python scripts/generate.py            # write into the repository
+    python scripts/generate.py            # write into the repository (and re-render
+                                          # the deploy Envoy configs that embed it)
     python scripts/generate.py --check    # exit 1 listing stale files, write nothing
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -80,6 +82,8 @@ def main() -> None:
             sys.exit("stale generated files (run python scripts/generate.py):\n" + "\n".join(stale))
         return
     generate(REPO)
+    # The deploy Envoy configs inline the descriptor set: re-render them too.
+    subprocess.run([sys.executable, str(REPO / "scripts" / "render_deploy.py")], check=True)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,12 @@ class Subscriber:
 
 
 @dataclass
+class Submitted:
+    feedback: feedback_pb2.Feedback
+    duplicate: bool
+
+
+@dataclass
 class FeedbackEnv:
     settings: Settings
     server: MeshServer
@@ -112,11 +118,14 @@ class FeedbackEnv:
         token = self.token_for("_mesh", "svc", (SCOPE_INTERNAL,))
         return (("authorization", f"Bearer {token}"),)
 
-    async def submit(self, tenant: str | None = None, **fields: Any) -> Any:
+    async def submit(self, tenant: str | None = None, **fields: Any) -> Submitted:
         fields.setdefault("request_id", uuid.uuid4().hex)
-        return await self.stub.SubmitFeedback(
+        call = self.stub.SubmitFeedback(
             feedback_pb2.SubmitFeedbackRequest(**fields), metadata=self.md(tenant)
         )
+        feedback = await call
+        headers = dict(await call.initial_metadata())
+        return Submitted(feedback, headers.get("x-feedbackmesh-duplicate") == "true")
 
 
 async def start_feedback(

@@ -15,12 +15,18 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from feedbackmesh.feedback.v1 import feedback_pb2
+from feedbackmesh.sentiment.v1 import sentiment_pb2
 
 TYPES = {
     "execution": (feedback_pb2.FEEDBACK_TYPE_EXECUTION, "execution_id"),
     "agent": (feedback_pb2.FEEDBACK_TYPE_AGENT, "agent_id"),
     "chat": (feedback_pb2.FEEDBACK_TYPE_CHAT, "chat_session_id"),
     "general": (feedback_pb2.FEEDBACK_TYPE_GENERAL, None),
+}
+LABELS = {
+    sentiment_pb2.SENTIMENT_LABEL_POSITIVE: "positive",
+    sentiment_pb2.SENTIMENT_LABEL_NEUTRAL: "neutral",
+    sentiment_pb2.SENTIMENT_LABEL_NEGATIVE: "negative",
 }
 COMMENTS = ["", "great agent, good answers", "terrible and bad", "it was fine"]
 
@@ -90,12 +96,7 @@ async def test_150_feedback_rows_events_and_messages(
         if want["comment"]:
             label, score = label_for(want["comment"])
             assert row["sentiment_status"] == "scored"
-            assert (
-                row["sentiment"]
-                == feedback_pb2.sentiment__pb2.SentimentLabel.Name(label)[
-                    len("SENTIMENT_LABEL_") :
-                ].lower()
-            )
+            assert row["sentiment"] == LABELS[label]
             assert row["sentiment_score"] == score
         else:
             assert row["sentiment_status"] == "no_comment"

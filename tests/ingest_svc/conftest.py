@@ -172,13 +172,31 @@ class Mesh:
 _migrated: set[str] = set()
 
 
+MeshFactory = Callable[..., Awaitable[Mesh]]
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def mesh(settings: Settings, serve: Any, token_for: Any) -> AsyncIterator[Mesh]:
+async def mesh_factory(
+    settings: Settings, serve: Any, token_for: Any
+) -> AsyncIterator[MeshFactory]:
+    """``await mesh_factory(**settings_overrides)``: backends up, ingest not started."""
     url = settings.database_url.get_secret_value()  # type: ignore[union-attr]
     if url not in _migrated:
         await migrate_database(settings)
         _migrated.add(url)
-    harness = Mesh(settings, serve, token_for)
-    await harness.start_backends()
-    yield harness
-    await harness.close()
+    made: list[Mesh] = []
+
+    async def make(**overrides: Any) -> Mesh:
+        harness = Mesh(settings, serve, token_for)
+        await harness.start_backends(**overrides)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        await harness.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def mesh(mesh_factory: MeshFactory) -> Mesh:
+    return await mesh_factory()

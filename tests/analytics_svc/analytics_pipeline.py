@@ -1,0 +1,180 @@
+"""Helpers of the pipeline exactness test: servers, random submissions, and the expected
+numbers computed by SQL over PostgreSQL (the truth)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from feedbackmesh.feedback.v1 import feedback_pb2
+from mesh_runtime.resources import Resources
+from mesh_runtime.server import MeshServer
+from mesh_runtime.settings import Settings
+from mesh_runtime.targets import create_targets
+
+COMMENTS = (
+    None,
+    None,
+    "Great answer, fast and really helpful. I love it!",
+    "Excellent work, wonderful and accurate.",
+    "Terrible. Slow, wrong and useless, I hate this.",
+    "This was awful and broken, a horrible experience.",
+    "The agent ran on Tuesday.",
+    "It produced a table with three columns.",
+)
+TAGS = ("speed", "accuracy", "tone", "format", "cost", "ux", "docs", "latency")
+TYPES = (
+    feedback_pb2.FEEDBACK_TYPE_EXECUTION,
+    feedback_pb2.FEEDBACK_TYPE_AGENT,
+    feedback_pb2.FEEDBACK_TYPE_CHAT,
+    feedback_pb2.FEEDBACK_TYPE_GENERAL,
+)
+
+
+@dataclass
+class Servers:
+    servers: list[tuple[MeshServer, Resources]]
+
+    async def start(self, names: Sequence[str], settings: Settings) -> MeshServer:
+        resources = Resources(settings)
+        targets = await create_targets(names, settings, resources)
+        server = MeshServer(settings, targets, port=0, metrics_port=None, host="127.0.0.1")
+        await server.start()
+        self.servers.append((server, resources))
+        return server
+
+    async def stop(self) -> None:
+        for server, resources in reversed(self.servers):
+            await server.stop(grace=1.0)
+            await resources.close()
+
+
+def random_submission(rnd: random.Random, index: int) -> feedback_pb2.SubmitFeedbackRequest:
+    kind = rnd.choice(TYPES)
+    request = feedback_pb2.SubmitFeedbackRequest(
+        request_id=f"analytics-{index}",
+        feedback_type=kind,
+        rating=rnd.randint(1, 5),
+        tags=rnd.sample(TAGS, rnd.randint(0, 3)),
+    )
+    if kind == feedback_pb2.FEEDBACK_TYPE_EXECUTION:
+        request.execution_id = rnd.randint(1, 25)
+    elif kind == feedback_pb2.FEEDBACK_TYPE_AGENT:
+        request.agent_id = rnd.randint(1, 25)
+    elif kind == feedback_pb2.FEEDBACK_TYPE_CHAT:
+        request.chat_session_id = f"chat-{rnd.randint(1, 9)}"
+    comment = rnd.choice(COMMENTS)
+    if comment is not None:
+        request.comment = comment
+    return request
+
+
+_PG_BUCKET = {"hour": "YYYY-MM-DD HH24:00", "day": "YYYY-MM-DD", "week": "YYYY-MM-DD",
+              "month": "YYYY-MM-DD"}  # fmt: skip
+
+_WHERE = """
+tenant_id = $1 AND created_at >= $2 AND created_at < $3
+AND ($4 = '' OR feedback_type = $4) AND ($5::bigint = 0 OR agent_id = $5)"""
+
+
+@dataclass(frozen=True)
+class Case:
+    tenant: str
+    start: datetime
+    end: datetime
+    grain: str  # hour | day | week | month (PostgreSQL date_trunc units)
+    tz: str
+    feedback_type: str = ""
+    agent_id: int = 0
+
+    def args(self) -> tuple[Any, ...]:
+        return self.tenant, self.start, self.end, self.feedback_type, self.agent_id
+
+
+async def pg_series(db: asyncpg.Connection, case: Case) -> list[asyncpg.Record]:
+    """Per non-empty local bucket: label, count, rating sum and avg, sentiment counts and
+    avg score (over feedback with a comment)."""
+    sql = f"""
+    SELECT to_char(date_trunc($6, created_at AT TIME ZONE $7), '{_PG_BUCKET[case.grain]}') AS d,
+           count(*) AS n, sum(rating) AS rating_sum, avg(rating)::float8 AS avg_rating,
+           count(*) FILTER (WHERE sentiment = 'positive') AS positive,
+           count(*) FILTER (WHERE sentiment = 'neutral') AS neutral,
+           count(*) FILTER (WHERE sentiment = 'negative') AS negative,
+           count(*) FILTER (WHERE sentiment IS NULL) AS no_comment,
+           coalesce(avg(sentiment_score) FILTER (WHERE sentiment IS NOT NULL), 0)::float8
+               AS avg_score
+    FROM feedback WHERE {_WHERE}
+    GROUP BY 1 ORDER BY 1"""
+    return list(await db.fetch(sql, *case.args(), case.grain, case.tz))
+
+
+async def pg_totals(
+    db: asyncpg.Connection, case: Case, start: datetime, end: datetime
+) -> asyncpg.Record:
+    sql = f"""
+    SELECT count(*) AS n, coalesce(avg(rating), 0)::float8 AS avg_rating,
+           count(*) FILTER (WHERE sentiment = 'positive') AS positive,
+           count(*) FILTER (WHERE sentiment = 'neutral') AS neutral,
+           count(*) FILTER (WHERE sentiment = 'negative') AS negative,
+           count(*) FILTER (WHERE sentiment IS NULL) AS no_comment,
+           coalesce(avg(sentiment_score) FILTER (WHERE sentiment IS NOT NULL), 0)::float8
+               AS avg_score,
+           count(*) FILTER (WHERE rating = 1) AS r1, count(*) FILTER (WHERE rating = 2) AS r2,
+           count(*) FILTER (WHERE rating = 3) AS r3, count(*) FILTER (WHERE rating = 4) AS r4,
+           count(*) FILTER (WHERE rating = 5) AS r5
+    FROM feedback WHERE {_WHERE}"""
+    row = await db.fetchrow(sql, case.tenant, start, end, case.feedback_type, case.agent_id)
+    assert row is not None
+    return row
+
+
+async def pg_themes(
+    db: asyncpg.Connection, case: Case, sentiment: str, top_n: int
+) -> list[asyncpg.Record]:
+    # Tags rank by count, ties by tag in byte order (COLLATE "C"), like the service.
+    sql = f"""
+    SELECT tag, count(*) AS n, avg(rating)::float8 AS avg_rating
+    FROM feedback, jsonb_array_elements_text(tags) AS tag
+    WHERE {_WHERE} AND sentiment = $6
+    GROUP BY tag ORDER BY count(*) DESC, tag COLLATE "C" LIMIT $7"""
+    return list(await db.fetch(sql, *case.args(), sentiment, top_n))
+
+
+# The usage period: the n local days ending with the day of (end - 1 microsecond).
+_USAGE_WHERE = """
+tenant_id = $1
+AND (created_at AT TIME ZONE $2)::date
+    BETWEEN ((($3::timestamptz - interval '1 microsecond') AT TIME ZONE $2)::date - ($4 - 1))
+        AND (($3::timestamptz - interval '1 microsecond') AT TIME ZONE $2)::date"""
+
+
+async def pg_usage(
+    db: asyncpg.Connection, tenant: str, tz: str, end: datetime, days: int, top_n: int
+) -> dict[str, Any]:
+    args = (tenant, tz, end, days)
+    daily = await db.fetch(
+        f"""SELECT to_char((created_at AT TIME ZONE $2)::date, 'YYYY-MM-DD') AS d,
+                   count(*) AS n, count(DISTINCT user_id) AS users
+            FROM feedback WHERE {_USAGE_WHERE} GROUP BY 1 ORDER BY 1""",
+        *args,
+    )
+    totals = await db.fetchrow(
+        "SELECT count(*) AS n, count(DISTINCT user_id) AS users "
+        f"FROM feedback WHERE {_USAGE_WHERE}",
+        *args,
+    )
+    tops = {}
+    for column in ("agent_id", "execution_id"):
+        tops[column] = await db.fetch(
+            f"""SELECT {column}::text AS id, count(*) AS n, avg(rating)::float8 AS avg_rating
+                FROM feedback WHERE {_USAGE_WHERE} AND {column} IS NOT NULL
+                GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT $5""",
+            *args,
+            top_n,
+        )
+    return {"daily": daily, "totals": totals, **tops}
