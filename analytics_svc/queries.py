@@ -40,49 +40,50 @@ _RAW_WHERE = """
     AND ({execution_id:UInt64} = 0 OR execution_id = {execution_id:UInt64})
     AND ({chat_session_id:String} = '' OR chat_session_id = {chat_session_id:String})"""
 
-MEASURE_COLUMNS = (
-    "count",
-    "rating_sum",
-    "rating_1",
-    "rating_2",
-    "rating_3",
-    "rating_4",
-    "rating_5",
-    "positive",
-    "neutral",
-    "negative",
-    "no_comment",
-    "scored_count",
-    "sentiment_score_sum",
-)
+# Each measure: (merge over the hourly rollup, aggregate over raw events). Every one is a
+# count or a sum, so partial results add up exactly across the UNION ALL.
+MEASURES = {
+    "count": ("sum(feedback_count)", "count()"),
+    "rating_sum": ("sum(rating_sum)", "sum(toUInt64(rating))"),
+    **{f"rating_{r}": (f"sum(rating_{r})", f"countIf(rating = {r})") for r in range(1, 6)},
+    **{s: (f"sum({s})", f"countIf(sentiment = '{s}')")
+       for s in ("positive", "neutral", "negative", "no_comment")},
+    "scored_count": ("sum(scored_count)", "countIf(sentiment != 'no_comment')"),
+    # No-comment rows carry score 0 (ingest guarantees it), so sum == sumIf.
+    "sentiment_score_sum": (
+        "sum(sentiment_score_sum)", "sumIf(sentiment_score, sentiment != 'no_comment')"
+    ),
+}  # fmt: skip
+MEASURE_COLUMNS = tuple(MEASURES)
+# Each view reads only the columns it needs: rollup reads cost per column.
+MEASURE_SETS = {
+    "ratings": ("count", "rating_sum", *(f"rating_{r}" for r in range(1, 6))),
+    "trend": ("count", "rating_sum"),
+    "sentiment": ("positive", "neutral", "negative", "no_comment", "scored_count",
+                  "sentiment_score_sum"),
+}  # fmt: skip
 
-_MEASURES_SQL = """
-SELECT k, sum(c), sum(rs), sum(r1), sum(r2), sum(r3), sum(r4), sum(r5),
-       sum(pos), sum(neu), sum(neg), sum(noc), sum(sc), sum(ss)
+
+def _measures_template(columns: tuple[str, ...]) -> str:
+    outer = ", ".join(f"sum(m{i})" for i in range(len(columns)))
+    rollup = ", ".join(f"{MEASURES[c][0]} AS m{i}" for i, c in enumerate(columns))
+    raw = ", ".join(f"{MEASURES[c][1]} AS m{i}" for i, c in enumerate(columns))
+    return f"""
+SELECT k, {outer}
 FROM (
-    SELECT {roll_bucket} AS k, sum(feedback_count) AS c, sum(rating_sum) AS rs,
-           sum(rating_1) AS r1, sum(rating_2) AS r2, sum(rating_3) AS r3,
-           sum(rating_4) AS r4, sum(rating_5) AS r5,
-           sum(positive) AS pos, sum(neutral) AS neu, sum(negative) AS neg,
-           sum(no_comment) AS noc, sum(scored_count) AS sc,
-           sum(sentiment_score_sum) AS ss
+    SELECT {{roll_bucket}} AS k, {rollup}
     FROM feedback_hourly
-    WHERE {rollup_where}
+    WHERE {{rollup_where}}
     GROUP BY k
     UNION ALL
-    SELECT {raw_bucket} AS k, count() AS c, sum(toUInt64(rating)) AS rs,
-           countIf(rating = 1) AS r1, countIf(rating = 2) AS r2, countIf(rating = 3) AS r3,
-           countIf(rating = 4) AS r4, countIf(rating = 5) AS r5,
-           countIf(sentiment = 'positive') AS pos, countIf(sentiment = 'neutral') AS neu,
-           countIf(sentiment = 'negative') AS neg, countIf(sentiment = 'no_comment') AS noc,
-           countIf(sentiment != 'no_comment') AS sc,
-           sumIf(sentiment_score, sentiment != 'no_comment') AS ss
+    SELECT {{raw_bucket}} AS k, {raw}
     FROM feedback_events
-    WHERE {raw_where}
+    WHERE {{raw_where}}
     GROUP BY k
 )
 GROUP BY k
 """
+
 
 _USAGE_SQL = """
 SELECT k, sum(c), uniqExactMerge(u)
@@ -147,5 +148,9 @@ def _render(template: str, grain: Grain) -> str:
     )
 
 
-MEASURES_SQL = {grain: _render(_MEASURES_SQL, grain) for grain in Grain}
+MEASURES_SQL = {
+    (name, grain): _render(_measures_template(columns), grain)
+    for name, columns in MEASURE_SETS.items()
+    for grain in Grain
+}
 USAGE_SQL = {grain: _render(_USAGE_SQL, grain) for grain in Grain}

@@ -8,19 +8,25 @@ path run concurrently.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
 from analytics_svc import metrics, queries
 from analytics_svc.buckets import BucketKey, Grain, Split
+from mesh_runtime.errors import Unavailable
 from mesh_runtime.resources import create_clickhouse_client
 from mesh_runtime.settings import Settings
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +118,18 @@ class AnalyticsRepository:
         return await self._idle.get()
 
     async def _query(self, rpc: str, sql: str, params: Mapping[str, Any]) -> Sequence[Any]:
-        client = await self._acquire()
+        try:
+            client = await self._acquire()
+        except ClickHouseError as exc:
+            logger.warning("cannot connect to ClickHouse: %s", exc)
+            raise Unavailable("the analytics store is unavailable") from exc
         started = time.perf_counter()
         try:
             result = await asyncio.to_thread(client.query, sql, parameters=dict(params))
+        except ClickHouseError as exc:
+            # Down, overloaded, or the ingest side has not created the tables yet: retryable.
+            logger.warning("analytics query failed: %s", exc)
+            raise Unavailable("the analytics store is unavailable") from exc
         finally:
             self._idle.put_nowait(client)
         metrics.QUERY_SECONDS.labels(rpc).observe(time.perf_counter() - started)
@@ -147,13 +161,19 @@ class AnalyticsRepository:
         }
 
     async def measures(
-        self, rpc: str, filters: Filters, split: Split, grain: Grain, tz: str
+        self, rpc: str, which: str, filters: Filters, split: Split, grain: Grain, tz: str
     ) -> dict[BucketKey, Measures]:
-        rows = await self._query(rpc, queries.MEASURES_SQL[grain], self._params(filters, split, tz))
+        """``which`` names a measure set of queries.MEASURE_SETS; other fields stay 0."""
+        columns = queries.MEASURE_SETS[which]
+        sql = queries.MEASURES_SQL[which, grain]
+        rows = await self._query(rpc, sql, self._params(filters, split, tz))
         out: dict[BucketKey, Measures] = {}
         for key, *values in rows:
-            counts = dict(zip(queries.MEASURE_COLUMNS[:-1], map(int, values[:-1]), strict=True))
-            out[_key(key)] = Measures(**counts, sentiment_score_sum=float(values[-1]))
+            measures = Measures()
+            for column, value in zip(columns, values, strict=True):
+                cast = float if column == "sentiment_score_sum" else int
+                setattr(measures, column, cast(value))
+            out[_key(key)] = measures
         return out
 
     async def usage(

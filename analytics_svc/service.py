@@ -143,12 +143,14 @@ class AnalyticsService:
         return range_window(params.start, params.end, params.grain, params.time_zone, self._now())
 
     async def _measures(
-        self, rpc: str, filters: Filters, window: Window
+        self, rpc: str, which: str, filters: Filters, window: Window
     ) -> tuple[list[tuple[str, Measures]], Measures]:
         """Per bucket (zero-filled, oldest first) and the total of the range."""
         # Rollups carry no target ids; zones off whole hours need the raw events.
         split = split_range(window.start, window.end, window.hour_aligned and not filters.targets)
-        rows = await self._repository.measures(rpc, filters, split, window.grain, window.tz_name)
+        rows = await self._repository.measures(
+            rpc, which, filters, split, window.grain, window.tz_name
+        )
         total = Measures()
         for measures in rows.values():
             total.add(measures)
@@ -158,7 +160,7 @@ class AnalyticsService:
     async def _previous_total(self, rpc: str, filters: Filters, window: Window) -> Measures:
         start, end = window.previous()
         split = split_range(start, end, not filters.targets)
-        rows = await self._repository.measures(rpc, filters, split, Grain.ALL, "UTC")
+        rows = await self._repository.measures(rpc, "trend", filters, split, Grain.ALL, "UTC")
         return rows.get(0, Measures())
 
     async def ratings(self, tenant_id: str, params: RangeParams) -> Ratings:
@@ -166,7 +168,8 @@ class AnalyticsService:
         filters = self._filters(tenant_id, params)
         rpc = "GetRatingsAnalytics"
         (series, total), previous = await asyncio.gather(
-            self._measures(rpc, filters, window), self._previous_total(rpc, filters, window)
+            self._measures(rpc, "ratings", filters, window),
+            self._previous_total(rpc, filters, window),
         )
         avg = _ratio(total.rating_sum, total.count)
         previous_avg = _ratio(previous.rating_sum, previous.count)
@@ -195,7 +198,7 @@ class AnalyticsService:
         rpc = "GetSentimentAnalytics"
         split = split_range(window.start, window.end, not filters.targets)
         (series, total), themes = await asyncio.gather(
-            self._measures(rpc, filters, window),
+            self._measures(rpc, "sentiment", filters, window),
             self._repository.themes(rpc, filters, split, top_n),
         )
         return Sentiment(

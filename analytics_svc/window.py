@@ -23,9 +23,9 @@ DEFAULT_TOP_N = 10
 MAX_TOP_N = 100
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
 DEFAULT_PERIOD = "7d"
-# ClickHouse DateTime64 and zoneinfo both handle these years; outside them input is a typo.
+# The rollups' DateTime columns end in 2106; outside these years input is a typo anyway.
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ def parse_top_n(top_n: int) -> int:
 
 def _check_instant(value: datetime, field: str) -> datetime:
     if not _EARLIEST <= value < _LATEST:
-        raise InvalidArgument.single(field, "must be between 1970 and 2200")
+        raise InvalidArgument.single(field, "must be between 1970 and 2100")
     return value.astimezone(UTC)
 
 

@@ -13,6 +13,8 @@ SENTIMENT_LABELS = ("positive", "neutral", "negative")
 STATUS_NO_COMMENT = "no_comment"
 STATUS_PENDING = "pending"
 STATUS_SCORED = "scored"
+# One encoder object: json.dumps with options builds a new encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ class NewFeedback:
 
     def __post_init__(self) -> None:
         # The user is part of the payload: another user reusing a request_id is a conflict.
-        canonical = json.dumps(
+        canonical = _CANONICAL.encode(
             [
                 self.user_id,
                 self.feedback_type,
@@ -62,10 +64,7 @@ class NewFeedback:
                 self.comment,
                 list(self.tags),
                 self.metadata,
-            ],
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
+            ]
         )
         object.__setattr__(self, "payload_hash", hashlib.sha256(canonical.encode()).hexdigest())
 

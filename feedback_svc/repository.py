@@ -49,12 +49,12 @@ WITH input AS (
         tags::jsonb, metadata::jsonb, payload_hash
     FROM input
     ON CONFLICT (tenant_id, request_id) DO NOTHING
-    RETURNING {FEEDBACK_COLUMNS}
+    RETURNING id, tenant_id, request_id, sentiment_status, created_at, updated_at
 ), outbox AS (
     INSERT INTO feedback_outbox (feedback_id, tenant_id, ready, created_at)
     SELECT id, tenant_id, sentiment_status <> '{STATUS_PENDING}', created_at FROM inserted
 )
-SELECT {FEEDBACK_COLUMNS} FROM inserted
+SELECT id, request_id, created_at, updated_at FROM inserted
 """
 
 SELECT_BY_REQUEST_SQL = f"""
@@ -70,6 +70,12 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Replaces asyncpg's reset on release (``RESET ALL; UNLISTEN *; ...``): that is one more
+    round trip per query, and this code leaves no session state (locks are
+    transaction-scoped, cursors live in transactions)."""
+
+
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     url = make_url(sqlalchemy_url).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
@@ -81,6 +87,7 @@ async def create_pool(sqlalchemy_url: str, size: int) -> asyncpg.Pool:
         min_size=min(2, size),
         max_size=size,
         init=_init_connection,
+        reset=_keep_session,
         statement_cache_size=256,
     )
     assert pool is not None
@@ -110,15 +117,46 @@ def record_from_row(row: asyncpg.Record | dict[str, Any]) -> FeedbackRecord:
     )
 
 
+def _status(item: NewFeedback, score: SentimentScore | None) -> str:
+    if item.comment is None:
+        return STATUS_NO_COMMENT
+    return STATUS_SCORED if score is not None else STATUS_PENDING
+
+
+def _inserted_record(
+    item: NewFeedback, score: SentimentScore | None, row: asyncpg.Record
+) -> FeedbackRecord:
+    """The stored row, from the input plus what the database assigned (the INSERT returns
+    only those columns: decoding the rest back costs more than the insert itself)."""
+    scored = score is not None and item.comment is not None
+    return FeedbackRecord(
+        id=row["id"],
+        tenant_id=item.tenant_id,
+        user_id=item.user_id,
+        feedback_type=item.feedback_type,
+        execution_id=item.execution_id,
+        agent_id=item.agent_id,
+        chat_session_id=item.chat_session_id,
+        rating=item.rating,
+        comment=item.comment,
+        sentiment=score.label if scored and score is not None else None,
+        sentiment_score=score.score if scored and score is not None else None,
+        sentiment_status=_status(item, score),
+        tags=list(item.tags),
+        metadata=item.metadata,
+        request_id=item.request_id,
+        payload_hash=item.payload_hash,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
 def _columns(
     items: Sequence[NewFeedback], scores: Sequence[SentimentScore | None]
 ) -> list[list[Any]]:
     columns: list[list[Any]] = [[] for _ in range(15)]
     for item, score in zip(items, scores, strict=True):
-        if item.comment is None:
-            status = STATUS_NO_COMMENT
-        else:
-            status = STATUS_SCORED if score is not None else STATUS_PENDING
+        status = _status(item, score)
         values = (
             item.tenant_id,
             item.user_id,
@@ -154,7 +192,11 @@ class FeedbackRepository:
     ) -> list[FeedbackRecord]:
         """Inserts the items not yet present (by tenant + request_id); returns those inserted."""
         rows = await self._pool.fetch(INSERT_SQL, *_columns(items, scores))
-        return [record_from_row(row) for row in rows]
+        if len(items) == 1:
+            return [_inserted_record(items[0], scores[0], row) for row in rows]
+        pairs = zip(items, scores, strict=True)
+        by_request = {item.request_id: (item, score) for item, score in pairs}
+        return [_inserted_record(*by_request[row["request_id"]], row) for row in rows]
 
     async def by_request_ids(self, tenant_id: str, request_ids: list[str]) -> list[FeedbackRecord]:
         rows = await self._pool.fetch(SELECT_BY_REQUEST_SQL, tenant_id, request_ids)
@@ -172,7 +214,7 @@ class FeedbackRepository:
         rows = await self._pool.fetch(sql, *query.args)
         return [record_from_row(row) for row in rows]
 
-    async def stream(self, query: FilterSQL, prefetch: int = 1000) -> AsyncIterator[FeedbackRecord]:
+    async def stream(self, query: FilterSQL, prefetch: int = 250) -> AsyncIterator[FeedbackRecord]:
         """Oldest first, through a server-side cursor: memory stays flat for any row count."""
         sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where} ORDER BY created_at, id"
         async with self._pool.acquire() as connection, connection.transaction(readonly=True):

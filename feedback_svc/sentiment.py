@@ -16,6 +16,9 @@ from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000  # SentimentService's batch limit
+# The coalescer waits this long before each call so that concurrent submissions share it:
+# a call costs the sentiment service far more than one more text in it.
+COALESCE_SECONDS = 0.002
 _LABELS = {
     sentiment_pb2.SENTIMENT_LABEL_POSITIVE: "positive",
     sentiment_pb2.SENTIMENT_LABEL_NEUTRAL: "neutral",
@@ -97,6 +100,7 @@ class SentimentClient:
         # One call in flight at a time: while it runs, new texts queue up for the next one,
         # so batch size grows with load and an idle caller waits for no timer.
         while self._pending:
+            await asyncio.sleep(COALESCE_SECONDS)
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 scores = await self.score_batch([text for text, _ in batch], probe=True)

@@ -15,6 +15,7 @@ MAX_TAGS = 20
 MAX_METADATA_BYTES = 8 * 1024
 TAG_PATTERN = re.compile(r"[a-z0-9_:-]{1,64}")
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _TARGET_FIELD = {"execution": "execution_id", "agent": "agent_id", "chat": "chat_session_id"}
 
 
@@ -83,9 +84,11 @@ def _check_tags(tags: list[str], violations: list[Violation]) -> tuple[str, ...]
 
 
 def _check_metadata(metadata: dict[str, Any], violations: list[Violation]) -> tuple[dict, str]:
+    if not metadata:
+        return {}, "{}"
     normalized = normalize_json(metadata)
     try:
-        encoded = json.dumps(normalized, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        encoded = _COMPACT.encode(normalized)
     except ValueError:
         violations.append(Violation("metadata", "must be a JSON object of finite numbers"))
         return {}, "{}"

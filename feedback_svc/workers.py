@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 RESCORE_BATCH = 500
 GAUGE_INTERVAL_SECONDS = 5.0
+# After a wake-up the releaser lingers this long so that the commits of concurrent
+# submissions share one release transaction and one Redis pipeline: under load this cuts
+# the per-event database and CPU cost several-fold for a few ms of pub/sub latency.
+RELEASE_LINGER_SECONDS = 0.005
 
 
 class Publisher:
@@ -101,6 +105,7 @@ class Workers:
     async def _release_loop(self) -> None:
         while True:
             await self._wait(self._release_wakeup, self._poll_interval)
+            await asyncio.sleep(RELEASE_LINGER_SECONDS)
             try:
                 # Drain: wake-ups that arrive while releasing are covered by the next pass.
                 while await self.release_once():

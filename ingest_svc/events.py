@@ -6,21 +6,22 @@ repository.park_poison) and acknowledged instead of blocking the rows behind it.
 
 from __future__ import annotations
 
-import json
+import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, timestamp_pb2
 
 from feedbackmesh.feedback.v1 import feedback_pb2
-
-Row = list[Any]
+from feedbackmesh.ingest.v1 import ingest_pb2
 
 _UINT64_MAX = 2**64 - 1
-_FEEDBACK_TYPES = {1, 2, 3, 4}  # FeedbackType values = Enum8 values in the schema
-_SENTIMENTS = {0, 1, 2, 3}  # SentimentLabel values; 0 (UNSPECIFIED) = 'no_comment'
+_FEEDBACK_TYPES = frozenset({1, 2, 3, 4})  # FeedbackType values = Enum8 values
+_SENTIMENTS = frozenset({0, 1, 2, 3})  # SentimentLabel values; 0 (UNSPECIFIED) = 'no_comment'
 _MAX_STRING = 4096
+MICROS_PER_DAY = 86_400_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class PoisonEvent(ValueError):
@@ -33,6 +34,43 @@ class Poisoned:
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Rows column by column, in ``schema.EVENT_COLUMNS`` order (the insert format).
+    Times are integer microseconds since the epoch, UTC (DateTime64(6) ticks)."""
+
+    columns: list[list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @property
+    def ids(self) -> list[int]:
+        return self.columns[0]
+
+    @property
+    def tenants(self) -> list[str]:
+        return self.columns[2]
+
+    @property
+    def created_micros(self) -> list[int]:
+        return self.columns[12]
+
+    @property
+    def released_micros(self) -> list[int]:
+        return self.columns[13]
+
+    def days(self) -> list[date]:
+        """The distinct UTC dates of created_at."""
+        return [
+            date.fromordinal(_EPOCH_ORDINAL + day)
+            for day in sorted({m // MICROS_PER_DAY for m in self.created_micros})
+        ]
+
+    def take(self, indices: list[int]) -> Rows:
+        return Rows([[column[i] for i in indices] for column in self.columns])
+
+
 def parse_event(payload: bytes | str) -> feedback_pb2.FeedbackEvent:
     """A pub/sub message (proto3 JSON, proto field names) -> FeedbackEvent."""
     event = feedback_pb2.FeedbackEvent()
@@ -40,8 +78,13 @@ def parse_event(payload: bytes | str) -> feedback_pb2.FeedbackEvent:
     return event
 
 
-def to_row(event: feedback_pb2.FeedbackEvent) -> Row:
-    """The row in ``schema.EVENT_COLUMNS`` order; raises PoisonEvent when invalid."""
+def _micros(stamp: timestamp_pb2.Timestamp) -> int:
+    # Microseconds, like PostgreSQL and DateTime64(6).
+    return stamp.seconds * 1_000_000 + stamp.nanos // 1000
+
+
+def problems_of(event: feedback_pb2.FeedbackEvent) -> list[str]:
+    """Why ``event`` can never be a valid row (empty when it is fine)."""
     problems = []
     if not 0 < event.feedback_id <= _UINT64_MAX:
         problems.append("feedback_id must be > 0")
@@ -63,68 +106,91 @@ def to_row(event: feedback_pb2.FeedbackEvent) -> Row:
         problems.append("a sentiment label without a comment")
     if not -1.0 <= event.sentiment_score <= 1.0:
         problems.append(f"sentiment_score {event.sentiment_score} is not in [-1, 1]")
-    if not event.HasField("created_at"):
+    if _micros(event.created_at) <= 0:
         problems.append("created_at is missing")
+    return problems
+
+
+def validate_event(event: feedback_pb2.FeedbackEvent) -> None:
+    """Raises PoisonEvent when ``event`` can never be a valid row."""
+    problems = problems_of(event)
     if problems:
         raise PoisonEvent("; ".join(problems))
-    created = event.created_at.ToDatetime(tzinfo=UTC)
-    released = (
-        event.released_at.ToDatetime(tzinfo=UTC) if event.HasField("released_at") else created
-    )
-    return [
-        event.feedback_id,
-        event.sequence,
-        event.tenant_id,
-        event.user_id,
-        event.feedback_type,
-        event.execution_id,
-        event.agent_id,
-        event.chat_session_id,
-        event.rating,
-        event.sentiment,
-        # A feedback without a score counts 0 in the score sum, by contract.
-        event.sentiment_score if event.sentiment != 0 else 0.0,
-        list(event.tags),
-        created,
-        released,
-    ]
 
 
 def convert(
     events: list[feedback_pb2.FeedbackEvent],
-) -> tuple[list[Row], list[Poisoned]]:
-    """Valid rows (one per feedback id, first seen wins) and the poisoned events."""
-    rows: list[Row] = []
+) -> tuple[Rows, list[Poisoned], list[feedback_pb2.FeedbackEvent]]:
+    """Valid rows (one per feedback id, first seen wins), the poisoned events, and the
+    events the rows came from (in row order).
+
+    Column-wise on purpose: one pass per field over the upb messages, then checks on
+    plain lists, is the cheapest way through the hot loop of ingestion."""
+    ids = [e.feedback_id for e in events]
+    sequences = [e.sequence for e in events]
+    tenants = [e.tenant_id for e in events]
+    users = [e.user_id for e in events]
+    types = [e.feedback_type for e in events]
+    executions = [e.execution_id for e in events]
+    agents = [e.agent_id for e in events]
+    chats = [e.chat_session_id for e in events]
+    ratings = [e.rating for e in events]
+    sentiments = [e.sentiment for e in events]
+    scores = [e.sentiment_score for e in events]
+    comments = [e.has_comment for e in events]
+    created = [_micros(e.created_at) for e in events]
+    released = [_micros(e.released_at) for e in events]
+    keep: list[int] = []
     poisoned: list[Poisoned] = []
     seen: set[int] = set()
-    for event in events:
-        if event.feedback_id in seen:
+    for i, event_id in enumerate(ids):
+        if event_id in seen:
             continue
-        try:
-            row = to_row(event)
-        except (PoisonEvent, ValueError, OverflowError) as exc:
-            poisoned.append(Poisoned(event, str(exc)))
+        if not (
+            0 < event_id <= _UINT64_MAX
+            and sequences[i] >= 0
+            and 0 < len(tenants[i]) <= _MAX_STRING
+            and len(users[i]) <= _MAX_STRING
+            and len(chats[i]) <= _MAX_STRING
+            and types[i] in _FEEDBACK_TYPES
+            and executions[i] >= 0
+            and agents[i] >= 0
+            and 1 <= ratings[i] <= 5
+            and sentiments[i] in _SENTIMENTS
+            and (comments[i] or not sentiments[i])
+            and -1.0 <= scores[i] <= 1.0
+            and created[i] > 0
+        ):
+            poisoned.append(Poisoned(events[i], "; ".join(problems_of(events[i]))))
             continue
-        seen.add(event.feedback_id)
-        rows.append(row)
-    return rows, poisoned
+        seen.add(event_id)
+        keep.append(i)
+    columns: list[list[Any]] = [
+        ids, sequences, tenants, users, types, executions, agents, chats, ratings, sentiments,
+        # A feedback without a score counts 0 in the score sum, by contract.
+        [score if sentiment else 0.0 for score, sentiment in zip(scores, sentiments, strict=True)],
+        [list(e.tags) for e in events],
+        created,
+        [r if r > 0 else c for r, c in zip(released, created, strict=True)],
+    ]  # fmt: skip
+    rows = Rows(columns)
+    if len(keep) == len(events):
+        return rows, poisoned, list(events)
+    return rows.take(keep), poisoned, [events[i] for i in keep]
 
 
-# The journal keeps the exact rows of an in-flight insert so a restart can replay it
-# verbatim (same rows, same token). Datetimes travel as ISO strings.
-_DATETIME_COLUMNS = (12, 13)
+# The journal keeps the exact events of an in-flight insert so a restart can replay it
+# verbatim: conversion is deterministic, so the same events give the same rows. Binary
+# protobuf (base64 in a String column) is ~30x cheaper than JSON rows at 5,000 events.
 
 
-def rows_to_json(rows: list[Row]) -> str:
-    return json.dumps(rows, default=lambda value: value.isoformat(), separators=(",", ":"))
+def events_to_payload(events: list[feedback_pb2.FeedbackEvent]) -> str:
+    message = ingest_pb2.IngestEventsRequest(events=events)
+    return base64.b64encode(message.SerializeToString()).decode("ascii")
 
 
-def rows_from_json(payload: str) -> list[Row]:
-    rows: list[Row] = json.loads(payload)
-    for row in rows:
-        for index in _DATETIME_COLUMNS:
-            row[index] = datetime.fromisoformat(row[index])
-    return rows
+def events_from_payload(payload: str) -> list[feedback_pb2.FeedbackEvent]:
+    return list(ingest_pb2.IngestEventsRequest.FromString(base64.b64decode(payload)).events)
 
 
 def event_to_json(event: feedback_pb2.FeedbackEvent) -> str:

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import grpc
-
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from mesh_runtime.resources import Resources
 
@@ -64,6 +62,3 @@ class OutboxClient:
             else None
         )
         return OutboxStatus(int(reply.backlog), int(reply.pending_sentiment), oldest)
-
-
-OutboxError = grpc.aio.AioRpcError

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from feedbackmesh.feedback.v1 import feedback_pb2
 from ingest_svc import events as ev
 from ingest_svc.schema import EVENT_COLUMNS
 from mesh_runtime.resources import create_clickhouse_client
@@ -52,7 +53,14 @@ _ANTI_JOIN_CHUNK = 10_000
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     token: str
-    rows: list[ev.Row]
+    events: list[feedback_pb2.FeedbackEvent]
+    rows: ev.Rows
+
+    @classmethod
+    def from_events(cls, token: str, events: list[feedback_pb2.FeedbackEvent]) -> JournalEntry:
+        rows, poisoned, sources = ev.convert(events)
+        assert not poisoned and len(sources) == len(events), "journal events are valid"
+        return cls(token, sources, rows)
 
 
 def new_token() -> str:
@@ -92,21 +100,22 @@ class ClickHouseRepository:
                 self._client_instance.close()
                 self._client_instance = None
 
-    def existing_ids(self, rows: Sequence[ev.Row]) -> set[int]:
+    def existing_ids(self, rows: ev.Rows) -> set[int]:
         """Feedback ids of ``rows`` already in feedback_events (the anti-join guard)."""
         found: set[int] = set()
         for start in range(0, len(rows), _ANTI_JOIN_CHUNK):
-            chunk = rows[start : start + _ANTI_JOIN_CHUNK]
-            tenants = sorted({row[2] for row in chunk})
-            days = sorted({row[12].date().isoformat() for row in chunk})
-            ids = [row[0] for row in chunk]
+            chunk = rows.take(list(range(start, min(start + _ANTI_JOIN_CHUNK, len(rows)))))
             # tenant and day lead the sort key: they prune the scan to the batch's granules.
             result = self._client.query(
                 f"SELECT feedback_id FROM `{self._db}`.feedback_events "
                 "WHERE tenant_id IN {tenants:Array(String)} "
                 "AND toDate(created_at) IN {days:Array(Date)} "
                 "AND feedback_id IN {ids:Array(UInt64)}",
-                parameters={"tenants": tenants, "days": days, "ids": ids},
+                parameters={
+                    "tenants": sorted(set(chunk.tenants)),
+                    "days": chunk.days(),
+                    "ids": chunk.ids,
+                },
             )
             found.update(int(r[0]) for r in result.result_rows)
         return found
@@ -114,7 +123,7 @@ class ClickHouseRepository:
     def journal_begin(self, entry: JournalEntry) -> None:
         self._client.insert(
             "ingest_journal",
-            [[entry.token, "begin", len(entry.rows), ev.rows_to_json(entry.rows)]],
+            [[entry.token, "begin", len(entry.rows), ev.events_to_payload(entry.events)]],
             column_names=["token", "state", "row_count", "payload"],
             database=self._db,
         )
@@ -128,17 +137,33 @@ class ClickHouseRepository:
         )
 
     def unfinished_journal(self) -> list[JournalEntry]:
-        result = self._client.query(
-            f"SELECT token, anyIf(payload, state = 'begin') FROM `{self._db}`.ingest_journal "
-            "GROUP BY token HAVING countIf(state = 'done') = 0 AND countIf(state = 'begin') > 0 "
-            "ORDER BY min(at)"
-        )
-        return [JournalEntry(str(t), ev.rows_from_json(str(p))) for t, p in result.result_rows]
+        """The latest entry if it has no 'done'. Only the latest can be unfinished: the
+        writer never begins an entry before the previous one is done. (Older 'begin'
+        rows whose 'done' the TTL removed first must not be replayed: they are far
+        outside the deduplication window.)"""
+        latest = self._client.query(
+            f"SELECT token FROM `{self._db}`.ingest_journal WHERE state = 'begin' "
+            "ORDER BY at DESC LIMIT 1"
+        ).result_rows
+        if not latest:
+            return []
+        token = str(latest[0][0])
+        # The primary key (token, state) makes both look-ups point reads.
+        states = self._client.query(
+            f"SELECT state, payload FROM `{self._db}`.ingest_journal "
+            "WHERE token = {token:String}",
+            parameters={"token": token},
+        ).result_rows
+        if any(state == "done" for state, _ in states):
+            return []
+        payload = next(str(p) for state, p in states if state == "begin")
+        return [JournalEntry.from_events(token, ev.events_from_payload(payload))]
 
-    def insert_events(self, rows: Sequence[ev.Row], token: str) -> None:
+    def insert_events(self, rows: ev.Rows, token: str) -> None:
         self._client.insert(
             "feedback_events",
-            list(rows),
+            rows.columns,
+            column_oriented=True,
             column_names=list(EVENT_COLUMNS),
             column_type_names=list(_EVENT_TYPES),
             database=self._db,

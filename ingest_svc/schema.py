@@ -136,7 +136,7 @@ _JOURNAL_COLUMNS_DDL = """
     state Enum8('begin' = 1, 'done' = 2),
     row_count UInt32,
     payload String,
-    at DateTime64(3, 'UTC') DEFAULT now64(3)"""
+    at DateTime64(6, 'UTC') DEFAULT now64(6)"""
 
 _POISON_COLUMNS_DDL = """
     feedback_id UInt64,
@@ -233,7 +233,7 @@ def migrations(database: str, cluster: str | None = None) -> list[Migration]:
         "ingest_journal",
         _JOURNAL_COLUMNS_DDL,
         "MergeTree",
-        "ORDER BY (token, state) TTL toDateTime(at) + INTERVAL 7 DAY",
+        "ORDER BY (token, state) TTL toDateTime(at) + INTERVAL 1 DAY",
         "cityHash64(token)",
     )
     poison = r.table(
@@ -251,6 +251,8 @@ def migrations(database: str, cluster: str | None = None) -> list[Migration]:
                 r.view("feedback_tags_hourly_mv", "feedback_tags_hourly", _TAGS_SELECT),
             ),
         ),
+        # The journal only matters until its entry is finished (at most one is open, and
+        # it is replayed at start-up), so a day of history is plenty.
         Migration(2, "ingest journal and poison parking", (*journal, *poison)),
     ]
 

@@ -60,6 +60,7 @@ class IngestWorker:
         self._full = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._ack_task: asyncio.Task[None] | None = None
 
     def start(self, subscriber: Subscriber | None) -> None:
         self.subscriber = subscriber
@@ -79,9 +80,10 @@ class IngestWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
-        if self._buffer:
-            with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):
+            if self._buffer:
                 await asyncio.wait_for(self._flush(), flush_timeout)
+            await asyncio.wait_for(self.wait_acked(), flush_timeout)
 
     # --- pub/sub path ------------------------------------------------------------
 
@@ -140,14 +142,25 @@ class IngestWorker:
         """Ingests every released, unacknowledged event; returns how many were seen.
         Each drain starts from the oldest unacknowledged event, so an event released
         late with a lower sequence is found by the next drain."""
-        after, seen = 0, 0
-        while True:
-            events = await self.outbox.pull(self._batch_size, after)
-            if not events:
-                return seen
-            await self._ingest(events, "outbox")
-            seen += len(events)
+        seen = 0
+        events = await self.outbox.pull(self._batch_size, 0)
+        while events:
+            # Prefetch the next page while this one is written and acknowledged: the
+            # PostgreSQL read and the ClickHouse insert overlap.
             after = max(event.sequence for event in events)
+            following = asyncio.create_task(self.outbox.pull(self._batch_size, after))
+            # Events waiting in the pub/sub buffer are written and acked by its flush
+            # (or re-pulled by the next drain if that fails).
+            todo = [event for event in events if event.feedback_id not in self._buffer]
+            try:
+                if todo:
+                    await self._ingest(todo, "outbox")
+            except BaseException:
+                following.cancel()
+                raise
+            seen += len(events)
+            events = await following
+        return seen
 
     # --- shared ------------------------------------------------------------------
 
@@ -158,14 +171,25 @@ class IngestWorker:
         received: dict[int, float] | None = None,
     ) -> WriteResult:
         result = await self._writer.write(events, path, received=received)
+        # The ack overlaps the next batch's write; one ack in flight at a time.
+        await self.wait_acked()
+        sequences = [event.sequence for event in events if event.sequence > 0]
+        self._ack_task = asyncio.create_task(self._ack(sequences))
+        return result
+
+    async def wait_acked(self) -> None:
+        if self._ack_task is not None:
+            await self._ack_task
+            self._ack_task = None
+
+    async def _ack(self, sequences: list[int]) -> None:
         try:
-            await self.outbox.ack([event.sequence for event in events if event.sequence > 0])
+            await self.outbox.ack(sequences)
         except Exception as exc:
             # Harmless: the events are re-pulled and the anti-join skips them.
             metrics.ACK_FAILURES.inc()
             self._stats.error(f"outbox ack failed: {type(exc).__name__}")
             logger.warning("outbox ack failed: %s", exc)
-        return result
 
     async def ingest_direct(
         self, events: Sequence[feedback_pb2.FeedbackEvent], timeout: float = 30.0

@@ -8,7 +8,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from ingest_svc.events import PoisonEvent, to_row
+from ingest_svc.events import PoisonEvent, validate_event
 from ingest_svc.service import IngestWorker
 from ingest_svc.writer import GaveUp
 from mesh_runtime.errors import FieldViolation, InvalidArgument, Unavailable
@@ -56,7 +56,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         violations = []
         for index, event in enumerate(request.events):
             try:
-                to_row(event)
+                validate_event(event)
             except PoisonEvent as exc:
                 violations.append(FieldViolation(f"events[{index}]", str(exc)))
         if violations:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from ingest_svc import metrics
-from ingest_svc.events import Row, convert
+from ingest_svc.events import Rows, convert
 from ingest_svc.repository import ClickHouseRepository, JournalEntry, new_token
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class Writer:
         ``time.monotonic()`` bound (raises GaveUp), None retries until cancelled."""
         async with self._lock:
             await self._finish_unfinished(deadline)
-            rows, poisoned = convert(list(events))
+            rows, poisoned, sources = convert(list(events))
             if poisoned:
                 await self._retry(
                     "park_poison", self._repo.park_poison, poisoned, deadline=deadline
@@ -107,11 +107,12 @@ class Writer:
             present = await self._retry(
                 "anti_join", self._repo.existing_ids, rows, deadline=deadline
             )
-            missing = [row for row in rows if row[0] not in present]
+            keep = [i for i, feedback_id in enumerate(rows.ids) if feedback_id not in present]
+            missing = rows if len(keep) == len(rows) else rows.take(keep)
             metrics.DUPLICATES_SKIPPED.inc(len(rows) - len(missing))
-            if missing:
+            if len(missing):
                 # From here on the rows are owned by the entry until it is finished.
-                self._pending = JournalEntry(new_token(), missing)
+                self._pending = JournalEntry(new_token(), [sources[i] for i in keep], missing)
                 await self._finish(self._pending, path, received, deadline)
             return WriteResult(len(missing), len(rows) - len(missing), len(poisoned))
 
@@ -150,8 +151,9 @@ class Writer:
         if self._pending is entry:
             self._pending = None
 
-    def _observe(self, rows: list[Row], path: str, received: Mapping[int, float] | None) -> None:
+    def _observe(self, rows: Rows, path: str, received: Mapping[int, float] | None) -> None:
         now = datetime.now(UTC)
+        now_micros = int(now.timestamp() * 1_000_000)
         self._stats.rows_ingested += len(rows)
         self._stats.batches_ingested += 1
         self._stats.last_ingest_time = now
@@ -159,13 +161,14 @@ class Writer:
         metrics.BATCH_SIZE.labels(path).observe(len(rows))
         created = metrics.END_TO_END_LAG.labels("created")
         released = metrics.END_TO_END_LAG.labels("released")
-        for row in rows:
-            created.observe(max((now - row[12]).total_seconds(), 0.0))
-            released.observe(max((now - row[13]).total_seconds(), 0.0))
+        for micros in rows.created_micros:
+            created.observe(max(now_micros - micros, 0) / 1e6)
+        for micros in rows.released_micros:
+            released.observe(max(now_micros - micros, 0) / 1e6)
         if received:
             mono = time.monotonic()
-            for row in rows:
-                at = received.get(row[0])
+            for feedback_id in rows.ids:
+                at = received.get(feedback_id)
                 if at is not None:
                     metrics.PUBSUB_LATENCY.observe(mono - at)
 

@@ -58,7 +58,8 @@ def print_ready(
             "",
             f"  export TOKEN={token}",
             "",
-            f"Load sample data: feedbackmesh demo-data --count 500 --gateway {gateway}",
+            "Load sample data: feedbackmesh demo-data --count 500"
+            + ("" if plan.gateway == settings.gateway_port else f" --gateway {gateway}"),
         ]
     lines += ["Ctrl-C stops the mesh; the data stays for the next `feedbackmesh up`.", ""]
     print("\n".join(lines), flush=True)

@@ -137,7 +137,10 @@ def load_demo_data(
     seed: int | None = None,
 ) -> int:
     if count < 1 or tenants < 1 or not 1 <= batch_size <= 500:
-        print("feedbackmesh demo-data: need --count >= 1, --tenants >= 1, --batch-size 1..500")
+        print(
+            "feedbackmesh demo-data: need --count >= 1, --tenants >= 1, --batch-size 1..500",
+            file=sys.stderr,
+        )
         return 2
     rng = random.Random(seed)
     names = tenant_names(tenants)

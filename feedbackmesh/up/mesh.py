@@ -4,9 +4,9 @@ the foreground until Ctrl-C or SIGTERM, then stopped in order (services drain fi
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -15,36 +15,34 @@ from types import FrameType
 from typing import IO
 
 from feedbackmesh.up import banner
-from feedbackmesh.up.ports import PortPlan, ProcessSpec, busy_ports, plan_ports, port_in_use_message
+from feedbackmesh.up.launch import (
+    UpError,
+    envoy_process,
+    mesh_env,
+    run_migrations,
+    service_env,
+)
+from feedbackmesh.up.ports import PortPlan, busy_ports, plan_ports, port_in_use_message
 from feedbackmesh.up.readiness import HealthProbe, http_ok, service_name, unhealthy_clusters
-from feedbackmesh.up.stores import Stores, ignoring_sigint, start_stores
+from feedbackmesh.up.stores import Stores, start_stores
 from feedbackmesh.up.supervisor import (
     ManagedProcess,
     log_tail,
+    reap_stale,
     service_launcher,
     stop_all,
     write_status,
 )
-from gateway.config import render_envoy_config
-from gateway.descriptor import SERVICES, DescriptorError
-from gateway.envoy import EnvoyError, start_envoy
+from gateway.descriptor import SERVICES
+from gateway.envoy import EnvoyError
 from mesh_runtime.resources import is_embedded_clickhouse
 from mesh_runtime.settings import Settings
 
-MIGRATE_TIMEOUT_SECONDS = 300.0
 POLL_SECONDS = 0.25
 
 
 class Shutdown(BaseException):
     """Raised by the signal handler: unwinds whatever `up` is doing into the clean stop."""
-
-
-class UpError(Exception):
-    """Start-up failed for a reason that needs no traceback (message, exit code)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,10 @@ class UpOptions:
 
 
 def run_up(settings: Settings, options: UpOptions) -> int:
+    if settings.log_level.upper() != "DEBUG":
+        # `up` talks to its user with print(); library INFO chatter (embedded PostgreSQL
+        # narrates every pg_ctl call) would bury that. The services log to their files.
+        logging.getLogger().setLevel(logging.WARNING)
     data_dir = options.data_dir.expanduser().resolve()
     run_dir, logs_dir = data_dir / "run", data_dir / "logs"
     for directory in (run_dir, logs_dir):
@@ -66,6 +68,9 @@ def run_up(settings: Settings, options: UpOptions) -> int:
     except UpError as exc:
         print(f"feedbackmesh up: {exc}", file=sys.stderr)
         return exc.code
+    reaped = reap_stale(run_dir / "status.json")
+    if reaped:
+        print(f"feedbackmesh up: stopped processes left by a previous run: {reaped}", flush=True)
     # Local development: listen on loopback unless the settings ask for another address.
     host = settings.gateway_host if "gateway_host" in settings.model_fields_set else "127.0.0.1"
     settings = settings.model_copy(update={"data_dir": data_dir, "gateway_host": host})
@@ -132,15 +137,17 @@ class _Mesh:
         self.stores = start_stores(
             self.settings, self.settings.data_dir, valkey_port=self.plan.valkey
         )
-        base_env = self._base_env()
-        self._migrate(base_env)
+        base_env = mesh_env(self.settings, self.plan, self.stores)
+        run_migrations(base_env, self.logs / "migrate.log")
         for spec in self.plan.processes:
             log = self.logs / f"{spec.name}.log"
-            launch = service_launcher(spec, self._service_env(base_env, spec), log)
+            launch = service_launcher(spec, service_env(base_env, spec), log)
             self.services.append(ManagedProcess(spec.name, launch, log, self.run_dir, spec=spec))
         for proc in self.services:
             proc.start()
-        self.envoy = self._envoy_process()
+        self.envoy = envoy_process(
+            self.settings, self.plan, self.options.descriptor, self.run_dir, self.logs
+        )
         try:
             self.envoy.start()
         except EnvoyError as exc:  # no Envoy binary
@@ -151,84 +158,6 @@ class _Mesh:
             raise UpError(self._not_ready_message(waiting))
         self._write_status(ready=True)
         banner.print_ready(self.settings, self.plan, self.stores, self.services)
-
-    def _base_env(self) -> dict[str, str]:
-        assert self.stores is not None
-        # The user's own FEEDBACKMESH_* settings (JWT secret, channel ...) pass through.
-        env = {k: v for k, v in os.environ.items() if k not in _PER_PROCESS}
-        env.update(
-            PYTHONUNBUFFERED="1",
-            FEEDBACKMESH_DATA_DIR=str(self.settings.data_dir),
-            FEEDBACKMESH_DATABASE_URL=self.stores.database_url,
-            FEEDBACKMESH_REDIS_URL=self.stores.redis_url,
-            FEEDBACKMESH_CLICKHOUSE_URL=self.stores.clickhouse_url,
-            FEEDBACKMESH_LOG_FORMAT=self.settings.log_format,
-            FEEDBACKMESH_GRPC_HOST=self.plan.host,
-            FEEDBACKMESH_METRICS_HOST=self.plan.host,
-        )
-        for key in SERVICES:
-            env[f"FEEDBACKMESH_{key.upper()}_ADDR"] = self.plan.addr(key)
-        return env
-
-    @staticmethod
-    def _service_env(base: dict[str, str], spec: ProcessSpec) -> dict[str, str]:
-        return base | {
-            "FEEDBACKMESH_GRPC_PORT": str(spec.grpc_port),
-            "FEEDBACKMESH_METRICS_PORT": str(spec.metrics_port),
-        }
-
-    def _migrate(self, env: dict[str, str]) -> None:
-        """A subprocess, so that this process never opens the chDB directory (chDB allows one
-        process per directory, and ingest/analytics need it next)."""
-        print("feedbackmesh up: applying migrations ...", flush=True)
-        log_path = self.logs / "migrate.log"
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "feedbackmesh.cli", "migrate"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            try:
-                code = proc.wait(timeout=MIGRATE_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                code = None
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-        if code != 0:
-            what = "timed out" if code is None else f"failed (exit code {code})"
-            raise UpError(f"migrations {what}; {log_path}:\n{log_tail(log_path)}")
-
-    def _envoy_process(self) -> ManagedProcess:
-        from gateway import DEFAULT_DESCRIPTOR
-
-        path = self.options.descriptor or DEFAULT_DESCRIPTOR
-        gateway_settings = self.settings.model_copy(
-            update={"gateway_port": self.plan.gateway, "envoy_admin_port": self.plan.admin}
-        )
-        try:
-            text = render_envoy_config(
-                gateway_settings,
-                descriptor=path.read_bytes(),
-                upstreams={key: self.plan.addr(key) for key in SERVICES},
-                admin_address="127.0.0.1",
-            )
-        except (DescriptorError, OSError, ValueError) as exc:
-            raise UpError(f"cannot render the Envoy config: {exc}") from exc
-        config = self.settings.data_dir / "envoy" / "envoy.json"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(text, encoding="utf-8")
-        log = self.logs / "envoy.log"
-
-        def launch() -> subprocess.Popen[bytes]:
-            with ignoring_sigint():
-                return start_envoy(config, log)
-
-        return ManagedProcess("envoy", launch, log, self.run_dir)
 
     # --- readiness ------------------------------------------------------------------------
     def _wait_ready(self) -> list[tuple[str, Path]]:
@@ -314,8 +243,6 @@ class _Mesh:
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# Set per service process; a value inherited from the user's shell would clash.
-_PER_PROCESS = {"FEEDBACKMESH_GRPC_PORT", "FEEDBACKMESH_METRICS_PORT"}
 
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:

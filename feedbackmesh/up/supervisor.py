@@ -7,6 +7,7 @@ CPU; a process that stayed up for a while starts again from the shortest delay.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -169,6 +170,32 @@ def write_status(path: Path, status: Mapping[str, object]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def reap_stale(status_path: Path) -> list[int]:
+    """Stop what a previous `up` left running (it was SIGKILLed: no clean stop ran), so its
+    Envoy does not keep the gateway port. Only pids whose command line is still Envoy or
+    feedbackmesh are touched: a recycled pid belongs to someone else."""
+    try:
+        status = json.loads(status_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    entries = [*dict(status.get("processes") or {}).values(), status.get("envoy") or {}]
+    reaped = []
+    for entry in entries:
+        pid = entry.get("pid") if isinstance(entry, dict) else None
+        if not isinstance(pid, int):
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"envoy" in cmdline or b"feedbackmesh" in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                reaped.append(pid)
+    status_path.unlink(missing_ok=True)
+    return reaped
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

@@ -136,13 +136,21 @@ async def env(settings: Settings, token_for: Callable[..., str]) -> AsyncIterato
         analytics = await servers.start(["ingest", "analytics"], ingest)
         client = create_clickhouse_client(settings, database=settings.clickhouse_database)
 
+        # The raw rows become visible a moment before the views' rows: wait for all three.
+        counts = """
+            SELECT
+                (SELECT count() FROM feedback_events WHERE has({t:Array(String)}, tenant_id)),
+                (SELECT sum(feedback_count) FROM feedback_hourly
+                 WHERE has({t:Array(String)}, tenant_id)),
+                (SELECT sum(length(tags)) FROM feedback_events
+                 WHERE has({t:Array(String)}, tenant_id)),
+                (SELECT sum(feedback_count) FROM feedback_tags_hourly
+                 WHERE has({t:Array(String)}, tenant_id))"""
+
         async def ingested() -> bool:
-            result = await asyncio.to_thread(
-                client.query,
-                "SELECT count() FROM feedback_events WHERE has({t:Array(String)}, tenant_id)",
-                parameters={"t": TENANTS},
-            )
-            return bool(result.result_rows[0][0] == TOTAL)
+            result = await asyncio.to_thread(client.query, counts, parameters={"t": TENANTS})
+            raw, hourly, tags, tag_rows = result.result_rows[0]
+            return bool(raw == hourly == TOTAL and tags == tag_rows)
 
         await _wait(ingested, "ClickHouse to hold every feedback")
         client.close()
@@ -289,7 +297,7 @@ async def test_exports_equal_json_and_tenant_walls(env: Env) -> None:
     ]
     # Recharts-ready JSON: flat points, plain numbers, zero values printed.
     as_json = MessageToDict(
-        ratings, preserving_proto_field_names=True, always_print_fields_with_no_presence=True
+        ratings, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
     for point in as_json["series"]:
         assert set(point) == {"date", "count", "avg_rating", "rating_sum"}
@@ -303,7 +311,7 @@ async def test_exports_equal_json_and_tenant_walls(env: Env) -> None:
         method = "GetRatingsAnalytics" if view == "ratings" else "GetSentimentAnalytics"
         response = await getattr(env.stub, method)(_request(case, message), metadata=stranger)
         for point in response.series:
-            values = MessageToDict(point, preserving_proto_field_names=True)
+            values = MessageToDict(point, preserving_proto_field_name=True)
             assert set(values) <= {"date"}, values
         body = await env.stub.ExportAnalytics(
             _request(case, pb.ExportAnalyticsRequest, view=view), metadata=stranger

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from collections.abc import Callable
@@ -135,3 +136,25 @@ async def start_feedback(
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
     stub = feedback_pb2_grpc.FeedbackServiceStub(channel)
     return FeedbackEnv(settings, server, channel, stub, token_for, sentiment)
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def pull_all(env: FeedbackEnv, tenant: str | None = None) -> list[Any]:
+    """Every released, unacknowledged event (paging with the after_sequence cursor)."""
+    events: list[Any] = []
+    after = 0
+    while True:
+        response = await env.stub.PullOutboxEvents(
+            feedback_pb2.PullOutboxEventsRequest(max_events=10_000, after_sequence=after),
+            metadata=env.internal_md(),
+        )
+        if not response.events:
+            return [e for e in events if tenant is None or e.tenant_id == tenant]
+        events += response.events
+        after = response.events[-1].sequence

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import grpc
 import pytest
-from feedback_helpers import FeedbackEnv, Subscriber, label_for
+from feedback_helpers import (
+    FeedbackEnv,
+    Subscriber,
+    label_for,
+    pull_all,
+    start_feedback,
+    wait_for,
+)
 from google.protobuf import struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from feedbackmesh.sentiment.v1 import sentiment_pb2
+from mesh_runtime.settings import Settings
 
 TYPES = {
     "execution": (feedback_pb2.FEEDBACK_TYPE_EXECUTION, "execution_id"),
@@ -40,20 +49,6 @@ def violations_of(error: grpc.aio.AioRpcError) -> list[str]:
         if detail.Unpack(bad_request):
             fields += [v.field for v in bad_request.field_violations]
     return fields
-
-
-async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
-async def pull_all(env: FeedbackEnv, tenant: str | None = None) -> list[Any]:
-    response = await env.stub.PullOutboxEvents(
-        feedback_pb2.PullOutboxEventsRequest(max_events=10_000), metadata=env.internal_md()
-    )
-    return [e for e in response.events if tenant is None or e.tenant_id == tenant]
 
 
 async def test_150_feedback_rows_events_and_messages(
@@ -279,3 +274,27 @@ async def test_batch_limits(env: FeedbackEnv) -> None:
             )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert violations_of(caught.value) == ["requests"]
+
+
+async def test_scored_by_the_real_sentiment_service(
+    serve: Any, settings: Settings, token_for: Callable[..., str]
+) -> None:
+    # The lexicon analyzer: real, deterministic, and needs no trained model artefact.
+    vader = settings.model_copy(update={"sentiment_analyzer": "vader"})
+    sentiment = await serve(["sentiment"], settings=vader, metrics=False)
+    local = settings.model_copy(update={"sentiment_addr": f"127.0.0.1:{sentiment.port}"})
+    env = await start_feedback(serve, local, token_for, None)
+    try:
+        good = await env.submit(
+            feedback_type=EXEC,
+            execution_id=1,
+            rating=5,
+            comment="Great answer, thank you so much, it was perfect!",
+        )
+        bad = await env.submit(feedback_type=EXEC, execution_id=2, rating=1,
+                               comment="Terrible, useless and wrong. I hate it.")  # fmt: skip
+    finally:
+        await env.channel.close()
+    for submitted in (good, bad):
+        assert submitted.feedback.sentiment_status == feedback_pb2.SENTIMENT_STATUS_SCORED
+    assert good.feedback.sentiment_score > bad.feedback.sentiment_score

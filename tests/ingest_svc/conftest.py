@@ -29,7 +29,7 @@ from mesh_runtime.settings import Settings
 
 # The helpers sit next to this file (also imported by the SIGKILL test's subprocess).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_snapshots import assert_exact, clickhouse_snapshot, pg_snapshot  # noqa: E402
+from ingest_snapshots import assert_exact, clickhouse_snapshot, pg_snapshot
 
 COMMENTS = [
     "", "", "great agent, loved it", "terrible answer, useless", "it was fine I guess",

@@ -120,10 +120,11 @@ def clickhouse_snapshot(client: Any, database: str, tenants: list[str]) -> Snaps
         "daily_users": {"|".join(r[:3]): r[3] for r in daily},
         "rows": sorted(rows),
         "hourly": {
-            "|".join(r[:3]): dict(zip([*_SUM_COLS, "sentiment_score_sum", "users"], r[3:],
-                                      strict=True))
+            "|".join(r[:3]): dict(
+                zip([*_SUM_COLS, "sentiment_score_sum", "users"], r[3:], strict=True)
+            )
             for r in hourly
-        },  # fmt: skip
+        },
         "tags": {"|".join(r[:5]): [r[5], r[6]] for r in tags},
     }
 

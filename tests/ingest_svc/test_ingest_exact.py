@@ -8,6 +8,7 @@ import time
 
 import asyncpg
 from conftest import Mesh
+from prometheus_client import REGISTRY
 
 
 async def shift_created_at(mesh: Mesh, ids: list[int]) -> None:
@@ -37,9 +38,14 @@ async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # 
 
 
 async def test_thousand_feedback_exact_and_backlog(mesh: Mesh) -> None:
+    def pubsub_rows() -> float:
+        return REGISTRY.get_sample_value("ingest_batch_rows_sum", {"path": "pubsub"}) or 0.0
+
+    before = pubsub_rows()
     await mesh.start_ingest()
     await mesh.submit(300)
     await mesh.wait_exact()
+    assert pubsub_rows() > before  # the live path is pub/sub; the outbox is the backstop
     assert mesh.worker is not None and mesh.worker.subscriber is not None
     subscriber = mesh.worker.subscriber
 

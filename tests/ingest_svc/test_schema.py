@@ -52,9 +52,7 @@ def test_cluster_ddl_uses_on_cluster_replicated_and_distributed() -> None:
     assert "non_replicated_deduplication_window" not in text
     for table in ("feedback_events", "feedback_hourly", "feedback_tags_hourly"):
         assert f"CREATE TABLE IF NOT EXISTS `fm`.{table}_local ON CLUSTER `main`" in text
-        assert (
-            f"ENGINE = Distributed(`main`, `fm`, {table}_local, cityHash64(tenant_id))" in text
-        )
+        assert f"ENGINE = Distributed(`main`, `fm`, {table}_local, cityHash64(tenant_id))" in text
     assert (
         "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fm/feedback_events_local', "
         "'{replica}') PARTITION BY toYYYYMM(created_at)" in text

@@ -1,0 +1,233 @@
+"""Helpers of the end-to-end tests: ports, the mesh's status file, and the aggregates
+recomputed straight from PostgreSQL (the truth the analytics API must equal)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from feedbackmesh.up.ports import port_in_use
+
+
+@dataclass
+class Mesh:
+    data_dir: Path
+    gateway: str
+    admin: str
+    database_url: str
+    proc: subprocess.Popen[bytes]
+    # Per tenant: ids of the feedback this module submitted.
+    submitted: dict[str, list[str]] = field(default_factory=dict)
+    last_submit: float = 0.0
+
+    def status(self) -> dict[str, Any]:
+        return read_status(self.data_dir)
+
+    def output(self) -> str:
+        return (self.data_dir / "up.out").read_text(errors="replace")
+
+    def process(self, target: str) -> dict[str, Any]:
+        """The status entry of the process serving ``target``."""
+        for name, entry in self.status()["processes"].items():
+            if target in entry["targets"]:
+                return {"name": name, **entry}
+        raise KeyError(target)
+
+
+def read_status(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "run" / "status.json"
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def find_free_base_port(span: int = 11) -> int:
+    """A base port with BASE..BASE+span-1 all free (`up --base-port` uses 11 ports)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 40_000)
+        if not any(port_in_use("127.0.0.1", base + i) for i in range(span)):
+            return base
+    raise RuntimeError("no free port range found")
+
+
+def _dsn(url: str) -> str:
+    for prefix in ("postgresql+asyncpg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def _with_database(url: str, database: str) -> str:
+    head, sep, query = url.partition("?")
+    base = head.rsplit("/", 1)[0] if head.count("/") > 2 else head
+    return f"{base}/{database}{sep}{query}"
+
+
+def create_database(server_url: str, name: str) -> str:
+    """CREATE DATABASE on the configured server; returns the SQLAlchemy URL for it."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(_dsn(server_url))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+    return "postgresql+asyncpg://" + _dsn(_with_database(server_url, name))[len("postgresql://") :]
+
+
+def drop_database(server_url: str, name: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(_dsn(server_url))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def pg_rows(database_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(_dsn(database_url))
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+@dataclass
+class Truth:
+    """What the analytics of one tenant must say, computed in PostgreSQL (UTC days)."""
+
+    count: int
+    rating_sum: int
+    distribution: dict[int, int]
+    per_day: dict[str, tuple[int, int]]  # date -> (count, rating_sum)
+    sentiment: dict[str, int]  # positive/neutral/negative/no_comment
+    score_sum: float
+    scored: int
+    users_per_day: dict[str, int]
+    active_users: int
+    agents: dict[str, int]  # agent id -> count
+
+
+def truth(database_url: str, tenant: str) -> Truth:
+    rows = pg_rows(
+        database_url,
+        """SELECT rating, sentiment, sentiment_status, sentiment_score, user_id, agent_id,
+                  (created_at AT TIME ZONE 'UTC')::date AS day
+           FROM feedback WHERE tenant_id = $1""",
+        tenant,
+    )
+    distribution = dict.fromkeys(range(1, 6), 0)
+    per_day: dict[str, tuple[int, int]] = {}
+    users: dict[str, set[str]] = {}
+    sentiment = {"positive": 0, "neutral": 0, "negative": 0, "no_comment": 0}
+    agents: dict[str, int] = {}
+    score_sum, scored = 0.0, 0
+    for row in rows:
+        day = row["day"].isoformat()
+        distribution[row["rating"]] += 1
+        count, total = per_day.get(day, (0, 0))
+        per_day[day] = (count + 1, total + row["rating"])
+        users.setdefault(day, set()).add(row["user_id"])
+        if row["sentiment_status"] == "no_comment":
+            sentiment["no_comment"] += 1
+        elif row["sentiment"] is not None:
+            sentiment[row["sentiment"]] += 1
+            score_sum += row["sentiment_score"]
+            scored += 1
+        if row["agent_id"] is not None:
+            agents[str(row["agent_id"])] = agents.get(str(row["agent_id"]), 0) + 1
+    return Truth(
+        count=len(rows),
+        rating_sum=sum(r["rating"] for r in rows),
+        distribution=distribution,
+        per_day=per_day,
+        sentiment=sentiment,
+        score_sum=score_sum,
+        scored=scored,
+        users_per_day={day: len(u) for day, u in users.items()},
+        active_users=len({r["user_id"] for r in rows}),
+        agents=agents,
+    )
+
+
+def mismatches(t: Truth, ratings: Any, senti: Any, usage: Any) -> list[str]:
+    """Every difference between the API's answers and PostgreSQL ([] when exact)."""
+    out: list[str] = []
+
+    def same(what: str, api: object, pg: object) -> None:
+        if api != pg:
+            out.append(f"{what}: api={api!r} postgres={pg!r}")
+
+    same("ratings.total_count", ratings["total_count"], t.count)
+    if t.count:
+        # The mean of the same integers: equal up to the last bit of a double's division.
+        mean = round(t.rating_sum / t.count, 9)
+        same("ratings.avg_rating", round(ratings["avg_rating"], 9), mean)
+    same(
+        "ratings.distribution",
+        {d["rating"]: d["count"] for d in ratings["distribution"]},
+        t.distribution,
+    )
+    api_days = {p["date"]: (p["count"], p["rating_sum"]) for p in ratings["series"] if p["count"]}
+    same("ratings.series", api_days, t.per_day)
+    totals = senti["totals"]
+    same("sentiment.totals", {k: totals[k] for k in t.sentiment}, t.sentiment)
+    if t.scored:
+        same(
+            "sentiment.avg_sentiment_score",
+            round(senti["avg_sentiment_score"], 9),
+            round(t.score_sum / t.scored, 9),
+        )
+    api_usage = {p["date"]: p["active_users"] for p in usage["series"] if p["submissions"]}
+    same("usage.series.active_users", api_usage, t.users_per_day)
+    same(
+        "usage.series.submissions",
+        sum(p["submissions"] for p in usage["series"]),
+        t.count,
+    )
+    same("usage.total_active_users", usage["total_active_users"], t.active_users)
+    top = {a["id"]: a["count"] for a in usage["top_agents"]}
+    same("usage.top_agents", top, {k: t.agents[k] for k in top if k in t.agents})
+    if t.agents:
+        same("usage.top_agents[0].count", max(top.values(), default=0), max(t.agents.values()))
+    return out
+
+
+def check_recharts_series(series: Sequence[Any], *, start: date, end: date) -> None:
+    """Recharts data: a list of flat objects, numbers as JSON numbers, a YYYY-MM-DD date key,
+    one point for every day of [start, end] in order."""
+    assert isinstance(series, list) and series
+    dates = []
+    for point in series:
+        assert isinstance(point, dict)
+        for key, value in point.items():
+            if key == "date":
+                assert isinstance(value, str)
+                dates.append(datetime.strptime(value, "%Y-%m-%d").date())
+            else:
+                assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)
+        assert "date" in point and len(point) >= 2
+    days = (end - start).days + 1
+    assert dates == [start + timedelta(days=i) for i in range(days)], dates
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()

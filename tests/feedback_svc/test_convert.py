@@ -1,0 +1,49 @@
+"""The hand-written event JSON equals json_format's proto3 JSON of FeedbackEvent."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from google.protobuf import json_format
+
+from feedback_svc.convert import event_json, event_json_reference
+from feedback_svc.domain import FeedbackRecord, OutboxEvent
+from feedbackmesh.feedback.v1 import feedback_pb2
+
+BASE = datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC)
+
+
+def _record(**changes: object) -> FeedbackRecord:
+    fields: dict[str, object] = {
+        "id": 9_007_199_254_740_993, "tenant_id": "t", "user_id": "u", "feedback_type": "agent",
+        "execution_id": None, "agent_id": 12, "chat_session_id": None, "rating": 4,
+        "comment": "ok", "sentiment": "neutral", "sentiment_score": 0.0,
+        "sentiment_status": "scored", "tags": ["a", "ü"], "metadata": {}, "request_id": "r",
+        "payload_hash": "h", "created_at": BASE, "updated_at": BASE,
+    }  # fmt: skip
+    fields.update(changes)
+    return FeedbackRecord(**fields)  # type: ignore[arg-type]
+
+
+CASES = [
+    _record(),
+    _record(feedback_type="execution", agent_id=None, execution_id=5, sentiment="negative",
+            sentiment_score=-0.4321, created_at=BASE + timedelta(microseconds=123456)),
+    _record(feedback_type="chat", agent_id=None, chat_session_id="c-1", comment=None,
+            sentiment=None, sentiment_score=None, sentiment_status="no_comment", tags=[],
+            created_at=BASE + timedelta(milliseconds=7)),
+    _record(feedback_type="general", agent_id=None, sentiment="positive", sentiment_score=1.0,
+            created_at=datetime(2026, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("record", CASES)
+def test_event_json_matches_json_format(record: FeedbackRecord) -> None:
+    event = OutboxEvent(sequence=77, record=record, released_at=BASE + timedelta(seconds=1))
+    fast = event_json(event)
+    assert json.loads(fast) == json.loads(event_json_reference(event))
+    parsed = json_format.Parse(fast, feedback_pb2.FeedbackEvent())
+    assert parsed.feedback_id == record.id and parsed.sequence == 77
+    assert "\n" not in fast

@@ -1,0 +1,187 @@
+"""The outbox: release only when complete, sentiment outage recovery, pull/ack/status."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+from feedback_helpers import (
+    FeedbackEnv,
+    Subscriber,
+    free_port,
+    pull_all,
+    start_fake_sentiment,
+    start_feedback,
+    wait_for,
+)
+from pydantic import SecretStr
+
+from feedbackmesh.feedback.v1 import feedback_pb2
+from mesh_runtime.settings import Settings
+
+GENERAL = feedback_pb2.FEEDBACK_TYPE_GENERAL
+
+
+async def test_sentiment_down_then_back_releases_each_once(
+    serve: Any,
+    settings: Settings,
+    token_for: Callable[..., str],
+    subscriber: Subscriber,
+    db: asyncpg.Connection,
+) -> None:
+    port = free_port()  # nothing listens here yet: the sentiment service is down
+    local = settings.model_copy(
+        update={"sentiment_addr": f"127.0.0.1:{port}", "sentiment_timeout_seconds": 0.3}
+    )
+    env = await start_feedback(serve, local, token_for, None)
+    submitted = await asyncio.gather(
+        *(env.submit(feedback_type=GENERAL, rating=n % 5 + 1, comment=f"great {n}")
+          for n in range(30))
+    )  # fmt: skip
+    submitted.append(await env.submit(feedback_type=GENERAL, rating=3))  # no comment
+    assert all(
+        s.feedback.sentiment_status == feedback_pb2.SENTIMENT_STATUS_PENDING for s in submitted[:30]
+    )
+    assert await db.fetchval(
+        "SELECT count(*) FROM feedback WHERE tenant_id = $1 AND sentiment_status = 'pending'",
+        env.tenant,
+    ) == 30  # fmt: skip
+    await asyncio.sleep(0.5)
+    # Only the complete feedback (no comment) is released and published meanwhile.
+    assert len(await pull_all(env, env.tenant)) == 1
+    assert len(subscriber.for_tenant(env.tenant)) == 1
+    status = await env.stub.GetOutboxStatus(
+        feedback_pb2.GetOutboxStatusRequest(), metadata=env.internal_md()
+    )
+    assert status.pending_sentiment >= 30
+    assert status.HasField("oldest_unacknowledged_created_at")
+
+    sentiment_server, servicer = await start_fake_sentiment(settings, port)
+    try:
+
+        async def all_published() -> bool:
+            return len(subscriber.for_tenant(env.tenant)) >= 31
+
+        await wait_for(all_published, timeout=20)
+        await asyncio.sleep(0.5)
+        rows = await db.fetch(
+            "SELECT sentiment_status, sentiment FROM feedback WHERE tenant_id = $1", env.tenant
+        )
+        assert sorted(r["sentiment_status"] for r in rows) == ["no_comment"] + ["scored"] * 30
+        assert {r["sentiment"] for r in rows} == {None, "positive"}
+        messages = subscriber.for_tenant(env.tenant)
+        assert len(messages) == 31
+        assert len({m["feedback_id"] for m in messages}) == 31
+        assert all(m.get("sentiment") == "SENTIMENT_LABEL_POSITIVE" for m in messages[1:])
+        events = await pull_all(env, env.tenant)
+        assert len(events) == 31 and len({e.feedback_id for e in events}) == 31
+        assert servicer.texts >= 30
+    finally:
+        await sentiment_server.stop(grace=0.5)
+        await env.channel.close()
+
+
+async def test_pull_ack_and_status(env: FeedbackEnv, db: asyncpg.Connection) -> None:
+    for n in range(5):
+        await env.submit(feedback_type=GENERAL, rating=n + 1, comment="good" if n % 2 else "")
+
+    async def released() -> bool:
+        return len(await pull_all(env, env.tenant)) == 5
+
+    await wait_for(released)
+    events = await pull_all(env, env.tenant)
+    sequences = [e.sequence for e in events]
+    assert sequences == sorted(sequences)
+    assert [e.rating for e in events] == [1, 2, 3, 4, 5]
+    assert [e.has_comment for e in events] == [False, True, False, True, False]
+    # after_sequence is a cursor: only later events come back.
+    later = await env.stub.PullOutboxEvents(
+        feedback_pb2.PullOutboxEventsRequest(after_sequence=sequences[2], max_events=10_000),
+        metadata=env.internal_md(),
+    )
+    assert [e.sequence for e in later.events if e.tenant_id == env.tenant] == sequences[3:]
+    limited = await env.stub.PullOutboxEvents(
+        feedback_pb2.PullOutboxEventsRequest(max_events=1), metadata=env.internal_md()
+    )
+    assert len(limited.events) == 1
+
+    ack = feedback_pb2.AckOutboxEventsRequest(sequences=[*sequences[:3], 10**15])
+    first = await env.stub.AckOutboxEvents(ack, metadata=env.internal_md())
+    again = await env.stub.AckOutboxEvents(ack, metadata=env.internal_md())
+    assert (first.acknowledged_count, again.acknowledged_count) == (3, 0)
+    assert [e.sequence for e in await pull_all(env, env.tenant)] == sequences[3:]
+    status = await env.stub.GetOutboxStatus(
+        feedback_pb2.GetOutboxStatusRequest(), metadata=env.internal_md()
+    )
+    totals = await db.fetchrow(
+        "SELECT count(sequence) AS released, count(acknowledged_at) AS acked,"
+        " count(*) FILTER (WHERE sequence IS NOT NULL AND acknowledged_at IS NULL) AS backlog"
+        " FROM feedback_outbox"
+    )
+    assert status.released_total >= totals["released"] - 5  # others may release meanwhile
+    assert status.acknowledged_total == totals["acked"]
+    assert status.backlog >= 2
+
+
+async def test_internal_rpcs_need_the_internal_scope(env: FeedbackEnv) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.stub.PullOutboxEvents(feedback_pb2.PullOutboxEventsRequest(), metadata=env.md())
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    read_only = env.md(scopes=("feedback:read",))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.stub.SubmitFeedback(feedback_pb2.SubmitFeedbackRequest(), metadata=read_only)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_domain_metrics_are_exported(env: FeedbackEnv) -> None:
+    await env.submit(feedback_type=GENERAL, rating=4, comment="good")
+    url = f"http://127.0.0.1:{env.server.metrics_port}/metrics"
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+    assert f'feedback_submissions_total{{feedback_type="general",tenant_id="{env.tenant}"}}' in body
+    assert 'feedback_rating_distribution_bucket{le="4.0"}' in body
+    assert f'feedback_sentiment_score_count{{tenant_id="{env.tenant}"}}' in body
+    assert "feedback_outbox_backlog" in body and "feedback_pending_sentiment" in body
+    assert "feedback_publish_failures_total" in body
+
+
+async def test_migrations_are_idempotent(settings: Settings, db: asyncpg.Connection) -> None:
+    from feedback_svc.migrations import migrate_database
+
+    await migrate_database(settings)
+    assert await db.fetchval("SELECT version_num FROM feedback_alembic_version") == "0001"
+
+
+async def test_redis_down_never_fails_a_submission(
+    serve: Any, settings: Settings, token_for: Callable[..., str], db: asyncpg.Connection
+) -> None:
+    from feedback_svc import metrics
+
+    sentiment_server, servicer = await start_fake_sentiment(settings)
+    local = settings.model_copy(
+        update={
+            # model_copy does not validate: pass the SecretStr. Nothing listens there.
+            "redis_url": SecretStr(f"redis://127.0.0.1:{free_port()}/0"),
+            "sentiment_addr": f"127.0.0.1:{sentiment_server.port}",
+        }
+    )
+    env = await start_feedback(serve, local, token_for, servicer)
+    failures_before = metrics.PUBLISH_FAILURES._value.get()
+    try:
+        for n in range(3):
+            submitted = await env.submit(feedback_type=GENERAL, rating=n + 1, comment="good")
+            assert submitted.feedback.sentiment_status == feedback_pb2.SENTIMENT_STATUS_SCORED
+
+        async def failures_counted() -> bool:
+            return metrics.PUBLISH_FAILURES._value.get() >= failures_before + 3
+
+        await wait_for(failures_counted)
+        # The outbox still holds every event for the ingest side.
+        assert len(await pull_all(env, env.tenant)) == 3
+    finally:
+        await env.channel.close()
+        await sentiment_server.stop(grace=0.5)
