@@ -58,35 +58,53 @@ MEASURE_COLUMNS = tuple(MEASURES)
 # Each view reads only the columns it needs: rollup reads cost per column.
 MEASURE_SETS = {
     "ratings": ("count", "rating_sum", *(f"rating_{r}" for r in range(1, 6))),
-    "trend": ("count", "rating_sum"),
     "sentiment": ("positive", "neutral", "negative", "no_comment", "scored_count",
                   "sentiment_score_sum"),
 }  # fmt: skip
 
+# The previous period (for trends) reads the same way with its own range parameters.
+_PREVIOUS = {
+    "{start:": "{previous_start:",
+    "{end:": "{previous_end:",
+    "{rollup_start:": "{previous_rollup_start:",
+    "{rollup_end:": "{previous_rollup_end:",
+}
 
-def _measures_template(columns: tuple[str, ...]) -> str:
-    outer = ", ".join(f"sum(m{i})" for i in range(len(columns)))
+
+def _previous(where: str) -> str:
+    for name, renamed in _PREVIOUS.items():
+        where = where.replace(name, renamed)
+    return where
+
+
+def _branches(columns: tuple[str, ...], period: int, rollup_where: str, raw_where: str) -> str:
     rollup = ", ".join(f"{MEASURES[c][0]} AS m{i}" for i, c in enumerate(columns))
     raw = ", ".join(f"{MEASURES[c][1]} AS m{i}" for i, c in enumerate(columns))
     return f"""
-SELECT k, {outer}
-FROM (
-    SELECT {{roll_bucket}} AS k, {rollup}
-    FROM feedback_hourly
-    WHERE {{rollup_where}}
-    GROUP BY k
+    SELECT toUInt8({period}) AS p, {{roll_bucket}} AS k, {rollup}
+    FROM feedback_hourly WHERE {rollup_where} GROUP BY k
     UNION ALL
-    SELECT {{raw_bucket}} AS k, {raw}
-    FROM feedback_events
-    WHERE {{raw_where}}
-    GROUP BY k
-)
-GROUP BY k
-"""
+    SELECT toUInt8({period}) AS p, {{raw_bucket}} AS k, {raw}
+    FROM feedback_events WHERE {raw_where} GROUP BY k"""
 
 
+def _measures_template(columns: tuple[str, ...], previous: bool) -> str:
+    """Rows (p, k, measures...): p = 1 per bucket of the range; p = 0 rows (any k) add up
+    to the previous period's totals. One query instead of two: per-query overhead
+    dominates at these sizes."""
+    outer = ", ".join(f"sum(m{i})" for i in range(len(columns)))
+    branches = _branches(columns, 1, _ROLLUP_WHERE, _RAW_WHERE)
+    if previous:
+        branches += "\n    UNION ALL" + _branches(
+            columns, 0, _previous(_ROLLUP_WHERE), _previous(_RAW_WHERE)
+        )
+    return f"SELECT p, k, {outer}\nFROM ({branches}\n)\nGROUP BY p, k"
+
+
+# Per-bucket submissions and distinct users, plus (grouping(k) = 1) the whole range:
+# distinct users do not add across buckets, so the total merges the same states again.
 _USAGE_SQL = """
-SELECT k, sum(c), uniqExactMerge(u)
+SELECT k, grouping(k), sum(c), uniqExactMerge(u)
 FROM (
     SELECT {roll_bucket} AS k, sum(feedback_count) AS c, uniqExactMergeState(users) AS u
     FROM feedback_hourly
@@ -98,7 +116,7 @@ FROM (
     WHERE {raw_where}
     GROUP BY k
 )
-GROUP BY k
+GROUP BY GROUPING SETS ((k), ())
 """
 
 # Tags ranked by count within positive and within negative feedback, ties by tag
@@ -122,35 +140,41 @@ ORDER BY s, total DESC, tag ASC
 LIMIT {{top_n:UInt32}} BY s
 """
 
-# The ordering key of feedback_events starts with tenant_id, so these read one tenant.
-_TOP_SQL = """
-SELECT {column} AS id, count() AS c, sum(toUInt64(rating)) AS rs
+# Most rated agents and executions in one scan (the ordering key of feedback_events
+# starts with tenant_id, so it reads one tenant's range); ties by id.
+TOP_TARGETS_SQL = """
+SELECT kind, id, count() AS c, sum(toUInt64(rating))
 FROM feedback_events
-WHERE tenant_id = {{tenant:String}}
-  AND created_at >= {{start:DateTime64(6, 'UTC')}} AND created_at < {{end:DateTime64(6, 'UTC')}}
-  AND ({{feedback_type:String}} = '' OR feedback_type = {{feedback_type:String}})
-  AND {column} != 0
-GROUP BY id
-ORDER BY c DESC, id ASC
-LIMIT {{top_n:UInt32}}
+ARRAY JOIN [agent_id, execution_id] AS id, ['agent', 'execution'] AS kind
+WHERE tenant_id = {tenant:String}
+  AND created_at >= {start:DateTime64(6, 'UTC')} AND created_at < {end:DateTime64(6, 'UTC')}
+  AND ({feedback_type:String} = '' OR feedback_type = {feedback_type:String})
+  AND (agent_id != 0 OR execution_id != 0)
+  AND id != 0
+GROUP BY kind, id
+ORDER BY kind, c DESC, id ASC
+LIMIT {top_n:UInt32} BY kind
 """
-TOP_AGENTS_SQL = _TOP_SQL.format(column="agent_id")
-TOP_EXECUTIONS_SQL = _TOP_SQL.format(column="execution_id")
 
 
 def _render(template: str, grain: Grain) -> str:
+    # Plain replacement: the templates also hold {name:Type} bind parameters.
     bucket = _BUCKET[grain]
-    return template.format(
-        roll_bucket=bucket.format(col="hour"),
-        raw_bucket=bucket.format(col="created_at"),
-        rollup_where=_ROLLUP_WHERE,
-        raw_where=_RAW_WHERE,
-    )
+    for name, text in (
+        ("{roll_bucket}", bucket.format(col="hour")),
+        ("{raw_bucket}", bucket.format(col="created_at")),
+        ("{rollup_where}", _ROLLUP_WHERE),
+        ("{raw_where}", _RAW_WHERE),
+    ):
+        template = template.replace(name, text)
+    return template
 
 
+# (measure set, with the previous period?, grain) -> SQL
 MEASURES_SQL = {
-    (name, grain): _render(_measures_template(columns), grain)
+    (name, previous, grain): _render(_measures_template(columns, previous), grain)
     for name, columns in MEASURE_SETS.items()
+    for previous in (False, True)
     for grain in Grain
 }
 USAGE_SQL = {grain: _render(_USAGE_SQL, grain) for grain in Grain}

@@ -161,26 +161,53 @@ class AnalyticsRepository:
         }
 
     async def measures(
-        self, rpc: str, which: str, filters: Filters, split: Split, grain: Grain, tz: str
-    ) -> dict[BucketKey, Measures]:
-        """``which`` names a measure set of queries.MEASURE_SETS; other fields stay 0."""
+        self,
+        rpc: str,
+        which: str,
+        filters: Filters,
+        split: Split,
+        grain: Grain,
+        tz: str,
+        previous: Split | None = None,
+    ) -> tuple[dict[BucketKey, Measures], Measures]:
+        """Per bucket of ``split`` and the total of ``previous`` (zero when None), for the
+        measure set ``which`` of queries.MEASURE_SETS (other fields stay 0)."""
         columns = queries.MEASURE_SETS[which]
-        sql = queries.MEASURES_SQL[which, grain]
-        rows = await self._query(rpc, sql, self._params(filters, split, tz))
+        sql = queries.MEASURES_SQL[which, previous is not None, grain]
+        params = self._params(filters, split, tz)
+        if previous is not None:
+            params |= {
+                f"previous_{name}": value
+                for name, value in self._params(filters, previous, tz).items()
+                if name in ("start", "end", "rollup_start", "rollup_end")
+            }
+        rows = await self._query(rpc, sql, params)
         out: dict[BucketKey, Measures] = {}
-        for key, *values in rows:
+        total_previous = Measures()
+        for period, key, *values in rows:
             measures = Measures()
             for column, value in zip(columns, values, strict=True):
                 cast = float if column == "sentiment_score_sum" else int
                 setattr(measures, column, cast(value))
-            out[_key(key)] = measures
-        return out
+            if period:
+                out[_key(key)] = measures
+            else:
+                total_previous.add(measures)
+        return out, total_previous
 
     async def usage(
         self, rpc: str, filters: Filters, split: Split, grain: Grain, tz: str
-    ) -> dict[BucketKey, Usage]:
+    ) -> tuple[dict[BucketKey, Usage], Usage]:
+        """Per bucket, and distinct over the whole range (not a sum of buckets)."""
         rows = await self._query(rpc, queries.USAGE_SQL[grain], self._params(filters, split, tz))
-        return {_key(key): Usage(int(count), int(users)) for key, count, users in rows}
+        buckets: dict[BucketKey, Usage] = {}
+        total = Usage(0, 0)
+        for key, is_total, count, users in rows:
+            if is_total:
+                total = Usage(int(count), int(users))
+            else:
+                buckets[_key(key)] = Usage(int(count), int(users))
+        return buckets, total
 
     async def themes(
         self, rpc: str, filters: Filters, split: Split, top_n: int
@@ -193,8 +220,9 @@ class AnalyticsRepository:
         return out
 
     async def top_targets(
-        self, rpc: str, filters: Filters, start: datetime, end: datetime, top_n: int, agents: bool
-    ) -> list[Ranked]:
+        self, rpc: str, filters: Filters, start: datetime, end: datetime, top_n: int
+    ) -> dict[str, list[Ranked]]:
+        """The most rated agents and executions: {"agent": [...], "execution": [...]}."""
         params = {
             "tenant": filters.tenant_id,
             "feedback_type": filters.feedback_type,
@@ -202,6 +230,8 @@ class AnalyticsRepository:
             "end": _ts(end),
             "top_n": top_n,
         }
-        sql = queries.TOP_AGENTS_SQL if agents else queries.TOP_EXECUTIONS_SQL
-        rows = await self._query(rpc, sql, params)
-        return [Ranked(str(int(i)), int(c), int(rs)) for i, c, rs in rows]
+        rows = await self._query(rpc, queries.TOP_TARGETS_SQL, params)
+        out: dict[str, list[Ranked]] = {"agent": [], "execution": []}
+        for kind, target, count, rating_sum in rows:
+            out[str(kind)].append(Ranked(str(int(target)), int(count), int(rating_sum)))
+        return out

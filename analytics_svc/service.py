@@ -143,33 +143,29 @@ class AnalyticsService:
         return range_window(params.start, params.end, params.grain, params.time_zone, self._now())
 
     async def _measures(
-        self, rpc: str, which: str, filters: Filters, window: Window
-    ) -> tuple[list[tuple[str, Measures]], Measures]:
-        """Per bucket (zero-filled, oldest first) and the total of the range."""
+        self, rpc: str, which: str, filters: Filters, window: Window, trend: bool = False
+    ) -> tuple[list[tuple[str, Measures]], Measures, Measures]:
+        """Per bucket (zero-filled, oldest first), the range total and (with ``trend``) the
+        previous period's total."""
         # Rollups carry no target ids; zones off whole hours need the raw events.
         split = split_range(window.start, window.end, window.hour_aligned and not filters.targets)
-        rows = await self._repository.measures(
-            rpc, which, filters, split, window.grain, window.tz_name
+        # The previous period is only summed (no buckets), so its whole UTC hours come from
+        # the rollups exactly in any zone.
+        previous = split_range(*window.previous(), not filters.targets) if trend else None
+        rows, previous_total = await self._repository.measures(
+            rpc, which, filters, split, window.grain, window.tz_name, previous
         )
         total = Measures()
         for measures in rows.values():
             total.add(measures)
         series = [(b.label, rows.get(b.key, Measures())) for b in window.buckets]
-        return series, total
-
-    async def _previous_total(self, rpc: str, filters: Filters, window: Window) -> Measures:
-        start, end = window.previous()
-        split = split_range(start, end, not filters.targets)
-        rows = await self._repository.measures(rpc, "trend", filters, split, Grain.ALL, "UTC")
-        return rows.get(0, Measures())
+        return series, total, previous_total
 
     async def ratings(self, tenant_id: str, params: RangeParams) -> Ratings:
         window = self._window(params)
         filters = self._filters(tenant_id, params)
-        rpc = "GetRatingsAnalytics"
-        (series, total), previous = await asyncio.gather(
-            self._measures(rpc, "ratings", filters, window),
-            self._previous_total(rpc, filters, window),
+        series, total, previous = await self._measures(
+            "GetRatingsAnalytics", "ratings", filters, window, trend=True
         )
         avg = _ratio(total.rating_sum, total.count)
         previous_avg = _ratio(previous.rating_sum, previous.count)
@@ -197,7 +193,7 @@ class AnalyticsService:
         filters = self._filters(tenant_id, params)
         rpc = "GetSentimentAnalytics"
         split = split_range(window.start, window.end, not filters.targets)
-        (series, total), themes = await asyncio.gather(
+        (series, total, _), themes = await asyncio.gather(
             self._measures(rpc, "sentiment", filters, window),
             self._repository.themes(rpc, filters, split, top_n),
         )
@@ -226,22 +222,18 @@ class AnalyticsService:
         rpc = "GetUsageTrends"
         repo = self._repository
         daily = split_range(window.start, window.end, window.hour_aligned)
-        whole = split_range(window.start, window.end, True)
-        rows, totals, agents, executions = await asyncio.gather(
+        (rows, total), tops = await asyncio.gather(
             repo.usage(rpc, filters, daily, Grain.DAY, window.tz_name),
-            repo.usage(rpc, filters, whole, Grain.ALL, "UTC"),
-            repo.top_targets(rpc, filters, window.start, window.end, top_n, agents=True),
-            repo.top_targets(rpc, filters, window.start, window.end, top_n, agents=False),
+            repo.top_targets(rpc, filters, window.start, window.end, top_n),
         )
-        total = totals.get(0, Usage(0, 0))
         series = []
         for bucket in window.buckets:
             usage = rows.get(bucket.key, Usage(0, 0))
             series.append(UsagePoint(bucket.label, usage.submissions, usage.active_users))
         return UsageTrends(
             series=series,
-            top_agents=[_target(r) for r in agents],
-            top_executions=[_target(r) for r in executions],
+            top_agents=[_target(r) for r in tops["agent"]],
+            top_executions=[_target(r) for r in tops["execution"]],
             total_submissions=total.submissions,
             total_active_users=total.active_users,
         )

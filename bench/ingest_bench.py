@@ -23,23 +23,21 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 import asyncpg  # noqa: E402
 import grpc  # noqa: E402
+from ingest_plan import plan_way, writer_capacity  # noqa: E402
 from prometheus_client import REGISTRY  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from feedback_svc.migrations import migrate_database  # noqa: E402
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc  # noqa: E402
-from ingest_svc.events import convert  # noqa: E402
 from ingest_svc.repository import ClickHouseRepository  # noqa: E402
-from ingest_svc.schema import EVENT_COLUMNS, migrate_clickhouse  # noqa: E402
-from ingest_svc.writer import IngestStats, Writer  # noqa: E402
 from mesh_runtime.auth import SCOPE_FEEDBACK_WRITE, SCOPE_INTERNAL, mint_token  # noqa: E402
 from mesh_runtime.resources import Resources  # noqa: E402
 from mesh_runtime.server import MeshServer  # noqa: E402
@@ -240,48 +238,6 @@ async def generate_load(rate: int, seconds: float, address: str) -> None:
     await bench.channel.close()
 
 
-def plan_way(settings: Settings, count: int) -> None:
-    """The plan's worker (one insert per message, no batching) vs our batched writer,
-    on the same events, each into a fresh database with the views attached."""
-    base = datetime(2026, 1, 1, tzinfo=UTC)
-    events = []
-    for i in range(count):
-        e = feedback_pb2.FeedbackEvent(
-            sequence=i + 1, feedback_id=i + 1, tenant_id=f"t{i % 7}", user_id=f"u{i % 300}",
-            feedback_type=1 + i % 4, rating=1 + i % 5, tags=["a", "b"][: i % 3],
-        )  # fmt: skip
-        e.execution_id, e.agent_id = (i + 1, 0) if e.feedback_type == 1 else (0, 0)
-        e.created_at.FromDatetime(base + timedelta(seconds=97 * i))
-        e.released_at.CopyFrom(e.created_at)
-        events.append(e)
-    rows, _, _ = convert(events)
-    plan = settings.model_copy(update={"clickhouse_database": "bench_plan"})
-    migrate_clickhouse(plan)
-    repo = ClickHouseRepository(plan)
-    started = time.perf_counter()
-    for row in rows:
-        repo._client.insert("feedback_events", [row], column_names=list(EVENT_COLUMNS),
-                            database="bench_plan")  # fmt: skip
-    plan_rate = count / (time.perf_counter() - started)
-    repo.close()
-    ours = settings.model_copy(update={"clickhouse_database": "bench_batched"})
-    migrate_clickhouse(ours)
-    repo = ClickHouseRepository(ours)
-    writer = Writer(repo, IngestStats())
-
-    async def batched() -> float:
-        started = time.perf_counter()
-        for start in range(0, count, ours.ingest_batch_size):
-            await writer.write(events[start : start + ours.ingest_batch_size], "outbox")
-        return count / (time.perf_counter() - started)
-
-    our_rate = asyncio.run(batched())
-    repo.close()
-    print(f"plan's way: {count} events one insert each: {plan_rate:,.1f} rows/s; "
-          f"batched writer (anti-join + journal + token): {our_rate:,.0f} rows/s; "
-          f"ratio {our_rate / plan_rate:,.0f}x")  # fmt: skip
-
-
 async def pipeline(settings: Settings, args: argparse.Namespace) -> None:
     server_url = os.environ.get(
         "FEEDBACKMESH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -335,6 +291,7 @@ def main() -> None:
     if not args.skip_pipeline:
         asyncio.run(pipeline(settings, args))
     if not args.skip_plan:
+        writer_capacity(settings, args.prefill)
         plan_way(settings, args.plan_events)
 
 

@@ -37,10 +37,15 @@ def _label(value: str | None) -> sentiment_pb2.SentimentLabel:
     return LABEL_TO_PROTO[value]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
+    # Direct arithmetic: Timestamp.FromDatetime costs ~10 us, twice per returned feedback.
+    delta = value - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def optional_datetime(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
@@ -92,22 +97,21 @@ def feedback_message(record: FeedbackRecord) -> feedback_pb2.Feedback:
 
 
 def event_message(event: OutboxEvent) -> feedback_pb2.FeedbackEvent:
-    record = event.record
     return feedback_pb2.FeedbackEvent(
         sequence=event.sequence,
-        feedback_id=record.id,
-        tenant_id=record.tenant_id,
-        user_id=record.user_id,
-        feedback_type=TYPE_TO_PROTO[record.feedback_type],
-        execution_id=record.execution_id or 0,
-        agent_id=record.agent_id or 0,
-        chat_session_id=record.chat_session_id or "",
-        rating=record.rating,
-        sentiment=_label(record.sentiment),
-        sentiment_score=record.sentiment_score or 0.0,
-        has_comment=record.comment is not None,
-        tags=record.tags,
-        created_at=timestamp(record.created_at),
+        feedback_id=event.feedback_id,
+        tenant_id=event.tenant_id,
+        user_id=event.user_id,
+        feedback_type=TYPE_TO_PROTO[event.feedback_type],
+        execution_id=event.execution_id or 0,
+        agent_id=event.agent_id or 0,
+        chat_session_id=event.chat_session_id or "",
+        rating=event.rating,
+        sentiment=_label(event.sentiment),
+        sentiment_score=event.sentiment_score or 0.0,
+        has_comment=event.has_comment,
+        tags=event.tags,
+        created_at=timestamp(event.created_at),
         released_at=timestamp(event.released_at),
     )
 
@@ -124,14 +128,12 @@ _LABEL_NAMES = {k: sentiment_pb2.SentimentLabel.Name(v) for k, v in LABEL_TO_PRO
 
 
 def rfc3339(value: datetime) -> str:
-    """proto3 JSON Timestamp: UTC, 'Z', 0/3/6 fractional digits as json_format prints them."""
-    utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond % 1000 == 0:
-        if utc.microsecond:
-            text += f".{utc.microsecond // 1000:03d}"
-    else:
-        text += f".{utc.microsecond:06d}"
+    """proto3 JSON Timestamp: UTC, 'Z', 0/3/6 fractional digits as json_format prints them
+    (isoformat: strftime costs several times more)."""
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    text = utc.replace(tzinfo=None).isoformat()
+    if utc.microsecond and utc.microsecond % 1000 == 0:
+        text = text[:-3]
     return text + "Z"
 
 
@@ -139,29 +141,28 @@ def event_json(event: OutboxEvent) -> str:
     """The event in proto3 JSON (proto field names, int64 as strings, enums by name, zero
     values omitted): the same object as ``event_json_reference``, ~8x cheaper, which
     matters because every released event is published from the serving process."""
-    record = event.record
     body: dict[str, object] = {
         "sequence": str(event.sequence),
-        "feedback_id": str(record.id),
-        "tenant_id": record.tenant_id,
-        "user_id": record.user_id,
-        "feedback_type": _TYPE_NAMES[record.feedback_type],
+        "feedback_id": str(event.feedback_id),
+        "tenant_id": event.tenant_id,
+        "user_id": event.user_id,
+        "feedback_type": _TYPE_NAMES[event.feedback_type],
     }
-    if record.execution_id:
-        body["execution_id"] = str(record.execution_id)
-    if record.agent_id:
-        body["agent_id"] = str(record.agent_id)
-    if record.chat_session_id:
-        body["chat_session_id"] = record.chat_session_id
-    body["rating"] = record.rating
-    if record.sentiment is not None:
-        body["sentiment"] = _LABEL_NAMES[record.sentiment]
-    if record.sentiment_score:
-        body["sentiment_score"] = record.sentiment_score
-    if record.comment is not None:
+    if event.execution_id:
+        body["execution_id"] = str(event.execution_id)
+    if event.agent_id:
+        body["agent_id"] = str(event.agent_id)
+    if event.chat_session_id:
+        body["chat_session_id"] = event.chat_session_id
+    body["rating"] = event.rating
+    if event.sentiment is not None:
+        body["sentiment"] = _LABEL_NAMES[event.sentiment]
+    if event.sentiment_score:
+        body["sentiment_score"] = event.sentiment_score
+    if event.has_comment:
         body["has_comment"] = True
-    if record.tags:
-        body["tags"] = record.tags
-    body["created_at"] = rfc3339(record.created_at)
+    if event.tags:
+        body["tags"] = event.tags
+    body["created_at"] = rfc3339(event.created_at)
     body["released_at"] = rfc3339(event.released_at)
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)

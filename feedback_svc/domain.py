@@ -140,8 +140,22 @@ class FeedbackPage:
 
 @dataclass(frozen=True, slots=True)
 class OutboxEvent:
+    """A released feedback as the analytics side sees it: no comment text, no metadata."""
+
     sequence: int
-    record: FeedbackRecord
+    feedback_id: int
+    tenant_id: str
+    user_id: str
+    feedback_type: str
+    execution_id: int | None
+    agent_id: int | None
+    chat_session_id: str | None
+    rating: int
+    sentiment: str | None
+    sentiment_score: float | None
+    has_comment: bool
+    tags: list[str]
+    created_at: datetime
     released_at: datetime
 
 

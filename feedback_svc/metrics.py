@@ -33,6 +33,11 @@ PUBLISH_FAILURES = Counter(
     "feedback_publish_failures_total", "Events that could not be published on Redis."
 )
 RELEASED = Counter("feedback_events_released_total", "Outbox events released (sequenced).")
+RELEASE_LAG = Histogram(
+    "feedback_release_lag_seconds",
+    "From a feedback's commit to its event's release (long when sentiment was pending).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
 SENTIMENT_PENDING_SUBMISSIONS = Counter(
     "feedback_sentiment_pending_total",
     "Feedback committed with sentiment pending (the sentiment service failed or was slow).",

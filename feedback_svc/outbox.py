@@ -21,7 +21,6 @@ from feedback_svc.domain import (
     OutboxStatus,
     SentimentScore,
 )
-from feedback_svc.repository import FEEDBACK_COLUMNS, record_from_row
 
 # Texts -> scores in order; raises to leave the claimed rows pending.
 Scorer = Callable[[Sequence[str]], Awaitable[list[SentimentScore]]]
@@ -29,7 +28,13 @@ Scorer = Callable[[Sequence[str]], Awaitable[list[SentimentScore]]]
 RELEASE_LOCK_KEY = 0x46424F5554  # "FBOUT"
 RELEASE_BATCH = 5000
 
-_F_COLUMNS = ", ".join(f"f.{c.strip()}" for c in FEEDBACK_COLUMNS.split(","))
+# Only what an event carries: decoding comments and metadata back would cost more than
+# the release itself.
+_F_COLUMNS = (
+    "f.id AS feedback_id, f.tenant_id, f.user_id, f.feedback_type, f.execution_id, f.agent_id,"
+    " f.chat_session_id, f.rating, f.sentiment, f.sentiment_score,"
+    " f.comment IS NOT NULL AS has_comment, f.tags, f.created_at"
+)
 
 RELEASE_SQL = f"""
 WITH todo AS (
@@ -94,9 +99,7 @@ UPDATE feedback_outbox o SET ready = true FROM scored WHERE o.feedback_id = scor
 
 
 def _event(row: asyncpg.Record) -> OutboxEvent:
-    return OutboxEvent(
-        sequence=row["sequence"], record=record_from_row(row), released_at=row["released_at"]
-    )
+    return OutboxEvent(**row)
 
 
 class OutboxStore:

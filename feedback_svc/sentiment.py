@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 
@@ -19,6 +20,9 @@ MAX_BATCH = 1000  # SentimentService's batch limit
 # The coalescer waits this long before each call so that concurrent submissions share it:
 # a call costs the sentiment service far more than one more text in it.
 COALESCE_SECONDS = 0.002
+# The configured deadline covers a call of up to this many texts; larger batches get
+# proportionally more, or a slow model would never finish a 500-text batch in time.
+TEXTS_PER_DEADLINE = 50
 _LABELS = {
     sentiment_pb2.SENTIMENT_LABEL_POSITIVE: "positive",
     sentiment_pb2.SENTIMENT_LABEL_NEUTRAL: "neutral",
@@ -70,7 +74,7 @@ class SentimentClient:
                 response = await self._stub.BatchAnalyzeSentiment(
                     sentiment_pb2.BatchAnalyzeSentimentRequest(texts=chunk),
                     metadata=self._metadata,
-                    timeout=self._timeout,
+                    timeout=self._timeout * math.ceil(len(chunk) / TEXTS_PER_DEADLINE),
                 )
                 if len(response.results) != len(chunk):
                     raise SentimentUnavailable("sentiment returned a wrong number of results")
@@ -82,6 +86,12 @@ class SentimentClient:
         except SentimentUnavailable:
             self._open_until = time.monotonic() + self._breaker_seconds
             raise
+        except Exception as exc:
+            # Whatever else breaks (a closed channel, a malformed reply), the feedback must
+            # still commit: it stays pending for the re-scorer.
+            self._open_until = time.monotonic() + self._breaker_seconds
+            logger.warning("sentiment call failed", exc_info=True)
+            raise SentimentUnavailable(type(exc).__name__) from exc
         self._open_until = 0.0
         return results
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from feedback_svc import metrics
@@ -128,18 +129,42 @@ class FeedbackService:
     def _created(self, records: Sequence[FeedbackRecord]) -> None:
         if not records:
             return
+        if len(records) == 1:
+            self._created_one(records[0])
+            return
+        # Label lookups take a lock each: aggregate per batch first.
+        per_type: Counter[tuple[str, str]] = Counter()
         pending = False
         for record in records:
-            metrics.SUBMISSIONS.labels(record.tenant_id, record.feedback_type).inc()
+            per_type[(record.tenant_id, record.feedback_type)] += 1
             metrics.RATING_DISTRIBUTION.observe(record.rating)
-            if record.sentiment_score is not None:
-                metrics.SENTIMENT_SCORE.labels(record.tenant_id).observe(record.sentiment_score)
             if record.sentiment_status == STATUS_PENDING:
                 pending = True
-                metrics.SENTIMENT_PENDING_SUBMISSIONS.inc()
+        for (tenant_id, feedback_type), count in per_type.items():
+            metrics.SUBMISSIONS.labels(tenant_id, feedback_type).inc(count)
+        scores = [r for r in records if r.sentiment_score is not None]
+        if scores:
+            histogram = metrics.SENTIMENT_SCORE.labels(records[0].tenant_id)
+            for record in scores:
+                assert record.sentiment_score is not None
+                histogram.observe(record.sentiment_score)
+        if pending:
+            metrics.SENTIMENT_PENDING_SUBMISSIONS.inc(
+                sum(r.sentiment_status == STATUS_PENDING for r in records)
+            )
         # Publishing happens in the releaser, off the request path.
         self._wake_release()
         if pending:
+            self._wake_rescore()
+
+    def _created_one(self, record: FeedbackRecord) -> None:
+        metrics.SUBMISSIONS.labels(record.tenant_id, record.feedback_type).inc()
+        metrics.RATING_DISTRIBUTION.observe(record.rating)
+        if record.sentiment_score is not None:
+            metrics.SENTIMENT_SCORE.labels(record.tenant_id).observe(record.sentiment_score)
+        self._wake_release()
+        if record.sentiment_status == STATUS_PENDING:
+            metrics.SENTIMENT_PENDING_SUBMISSIONS.inc()
             self._wake_rescore()
 
     # --- reads -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from feedback_svc import metrics
 from feedback_svc.convert import event_json
@@ -20,11 +21,21 @@ from feedback_svc.sentiment import SentimentClient, SentimentUnavailable
 logger = logging.getLogger(__name__)
 
 RESCORE_BATCH = 500
+MIN_RESCORE_BATCH = 10
 GAUGE_INTERVAL_SECONDS = 5.0
 # After a wake-up the releaser lingers this long so that the commits of concurrent
 # submissions share one release transaction and one Redis pipeline: under load this cuts
 # the per-event database and CPU cost several-fold for a few ms of pub/sub latency.
 RELEASE_LINGER_SECONDS = 0.005
+
+
+# One PUBLISH per event, all in one command: a pipeline of thousands of PUBLISH replies
+# costs redis-py ~80 us each to parse, a script call costs one reply.
+PUBLISH_MANY_LUA = """
+for i = 2, #ARGV do redis.call('PUBLISH', ARGV[1], ARGV[i]) end
+return #ARGV - 1
+"""
+PUBLISH_CHUNK = 1000
 
 
 class Publisher:
@@ -33,15 +44,29 @@ class Publisher:
     def __init__(self, redis: aioredis.Redis, channel: str) -> None:
         self._redis = redis
         self._channel = channel
+        self._publish_many = redis.register_script(PUBLISH_MANY_LUA)
+        self._scripting = True
+
+    async def _send(self, messages: list[str]) -> None:
+        if self._scripting:
+            try:
+                await self._publish_many(keys=[], args=[self._channel, *messages])
+                return
+            except ResponseError:
+                # Scripting disabled (some managed Redis): plain pipelines from now on.
+                logger.warning("Redis refused EVAL; publishing with pipelines")
+                self._scripting = False
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.publish(self._channel, message)
+            await pipe.execute()
 
     async def publish(self, events: Sequence[OutboxEvent]) -> None:
         if not events:
             return
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for event in events:
-                    pipe.publish(self._channel, event_json(event))
-                await pipe.execute()
+            for start in range(0, len(events), PUBLISH_CHUNK):
+                await self._send([event_json(e) for e in events[start : start + PUBLISH_CHUNK]])
         except Exception:
             # Never fatal: the ingest side drains the outbox whatever pub/sub dropped.
             metrics.PUBLISH_FAILURES.inc(len(events))
@@ -65,6 +90,9 @@ class Workers:
         self._release_wakeup = asyncio.Event()
         self._rescore_wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Halved after each failed scoring call, doubled after each success: a struggling
+        # sentiment service still completes small batches instead of timing out forever.
+        self._rescore_batch = RESCORE_BATCH
 
     def wake_release(self) -> None:
         self._release_wakeup.set()
@@ -94,6 +122,9 @@ class Workers:
         events = await self._store.release()
         if events:
             metrics.RELEASED.inc(len(events))
+            for event in events:
+                lag = (event.released_at - event.created_at).total_seconds()
+                metrics.RELEASE_LAG.observe(max(0.0, lag))
             await self._publisher.publish(events)
         return len(events)
 
@@ -117,10 +148,13 @@ class Workers:
     async def rescore_once(self) -> int:
         try:
             scored = await self._store.rescore_pending(
-                RESCORE_BATCH, lambda texts: self._sentiment.score_batch(texts, probe=True)
+                self._rescore_batch,
+                lambda texts: self._sentiment.score_batch(texts, probe=True),
             )
         except SentimentUnavailable:
+            self._rescore_batch = max(MIN_RESCORE_BATCH, self._rescore_batch // 2)
             return 0
+        self._rescore_batch = min(RESCORE_BATCH, self._rescore_batch * 2)
         for tenant_id, score in scored:
             metrics.SENTIMENT_SCORE.labels(tenant_id).observe(score.score)
         if scored:
@@ -132,7 +166,7 @@ class Workers:
         while True:
             await self._wait(self._rescore_wakeup, self._poll_interval)
             try:
-                while await self.rescore_once() == RESCORE_BATCH:
+                while await self.rescore_once() >= MIN_RESCORE_BATCH:
                     pass
                 if time.monotonic() >= next_gauges:
                     backlog, pending = await self._store.gauges()

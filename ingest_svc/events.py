@@ -169,7 +169,7 @@ def convert(
         ids, sequences, tenants, users, types, executions, agents, chats, ratings, sentiments,
         # A feedback without a score counts 0 in the score sum, by contract.
         [score if sentiment else 0.0 for score, sentiment in zip(scores, sentiments, strict=True)],
-        [list(e.tags) for e in events],
+        [e.tags[:] for e in events],  # a slice: the fastest copy out of upb
         created,
         [r if r > 0 else c for r, c in zip(released, created, strict=True)],
     ]  # fmt: skip

@@ -16,13 +16,13 @@ DURATION_BUCKETS = (
 END_TO_END_LAG = Histogram(
     "ingest_end_to_end_lag_seconds",
     "Time from a feedback's creation (since=created) or outbox release (since=released) "
-    "to its insert into ClickHouse.",
+    "to its insert into ClickHouse (an even sample of up to ~100 rows per batch).",
     ["since"],
     buckets=LAG_BUCKETS,
 )
 PUBSUB_LATENCY = Histogram(
     "ingest_pubsub_receive_to_insert_seconds",
-    "Time from receiving a pub/sub message to the insert of its row.",
+    "Time from receiving a pub/sub message to the insert of its row (sampled per batch).",
     buckets=LAG_BUCKETS,
 )
 BATCH_SIZE = Histogram(

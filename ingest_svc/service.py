@@ -27,6 +27,8 @@ from mesh_runtime.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+_MAX_ACKS_IN_FLIGHT = 4
+
 
 @dataclass(frozen=True, slots=True)
 class IngestStatus:
@@ -60,7 +62,7 @@ class IngestWorker:
         self._full = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._ack_task: asyncio.Task[None] | None = None
+        self._ack_tasks: list[asyncio.Task[None]] = []
 
     def start(self, subscriber: Subscriber | None) -> None:
         self.subscriber = subscriber
@@ -143,6 +145,8 @@ class IngestWorker:
         Each drain starts from the oldest unacknowledged event, so an event released
         late with a lower sequence is found by the next drain."""
         seen = 0
+        # Acks still in flight would make this drain re-pull (and skip) their events.
+        await self.wait_acked()
         events = await self.outbox.pull(self._batch_size, 0)
         while events:
             # Prefetch the next page while this one is written and acknowledged: the
@@ -171,16 +175,17 @@ class IngestWorker:
         received: dict[int, float] | None = None,
     ) -> WriteResult:
         result = await self._writer.write(events, path, received=received)
-        # The ack overlaps the next batch's write; one ack in flight at a time.
-        await self.wait_acked()
+        # Acks overlap the next writes (a slow FeedbackService must not stall inserts);
+        # a few in flight at most.
         sequences = [event.sequence for event in events if event.sequence > 0]
-        self._ack_task = asyncio.create_task(self._ack(sequences))
+        self._ack_tasks.append(asyncio.create_task(self._ack(sequences)))
+        while len(self._ack_tasks) > _MAX_ACKS_IN_FLIGHT:
+            await self._ack_tasks.pop(0)
         return result
 
     async def wait_acked(self) -> None:
-        if self._ack_task is not None:
-            await self._ack_task
-            self._ack_task = None
+        while self._ack_tasks:
+            await self._ack_tasks.pop(0)
 
     async def _ack(self, sequences: list[int]) -> None:
         try:

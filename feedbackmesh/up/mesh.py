@@ -39,6 +39,8 @@ from mesh_runtime.resources import is_embedded_clickhouse
 from mesh_runtime.settings import Settings
 
 POLL_SECONDS = 0.25
+# Crashes before the mesh is first ready after which `up` gives up (1 + 2 + 4 s of backoff).
+START_CRASH_LIMIT = 3
 
 
 class Shutdown(BaseException):
@@ -160,7 +162,7 @@ class _Mesh:
         banner.print_ready(self.settings, self.plan, self.stores, self.services)
 
     # --- readiness ------------------------------------------------------------------------
-    def _wait_ready(self) -> list[tuple[str, Path]]:
+    def _wait_ready(self) -> list[tuple[str, Path | None]]:
         """[] when everything passes; else what is still not up (with its log) at timeout."""
         probe = HealthProbe()
         deadline = time.monotonic() + self.options.timeout
@@ -169,13 +171,14 @@ class _Mesh:
         try:
             while True:
                 self._check_processes()
-                waiting: list[tuple[str, Path]] = []
+                waiting: list[tuple[str, Path | None]] = []
                 for proc in self.services:
                     assert proc.spec is not None
                     addr = f"127.0.0.1:{proc.spec.grpc_port}"
                     for target in proc.spec.targets:
                         if not probe.service_serving(addr, service_name(target)):
-                            waiting.append((f"{proc.name} ({service_name(target)})", proc.log_path))
+                            label = f"{proc.name} ({service_name(target)})"
+                            waiting.append((label, proc.log_path))
                 assert self.envoy is not None
                 if not http_ok(gateway):
                     waiting.append((f"envoy ({gateway})", self.envoy.log_path))
@@ -183,16 +186,28 @@ class _Mesh:
                     for key in unhealthy_clusters(admin, list(SERVICES)):
                         label = f"envoy -> {key} (upstream health checks not passing)"
                         waiting.append((label, self.envoy.log_path))
-                if not waiting or time.monotonic() > deadline:
-                    return waiting
+                if not waiting:
+                    return []
+                if time.monotonic() > deadline:
+                    hint = f"(waited {self.options.timeout:g}s; a slow machine needs --timeout)"
+                    return [*waiting, (hint, None)]
+                crashing: list[tuple[str, Path | None]] = [
+                    (f"{p.name} (exited {p.restarts + 1} times while starting)", p.log_path)
+                    for p in [*self.services, self.envoy]
+                    if p.restarts >= START_CRASH_LIMIT and p.pid is None
+                ]
+                if crashing:
+                    # A crash loop at start-up is a bug or a bad setting, not slowness: say so
+                    # now rather than after the whole timeout.
+                    return crashing
                 time.sleep(POLL_SECONDS)
         finally:
             probe.close()
 
-    def _not_ready_message(self, waiting: list[tuple[str, Path]]) -> str:
-        lines = [f"the mesh did not come up within {self.options.timeout:g}s; not ready:"]
-        lines += [f"  - {label}" for label, _ in waiting]
-        for log in dict.fromkeys(path for _, path in waiting):
+    def _not_ready_message(self, waiting: list[tuple[str, Path | None]]) -> str:
+        lines = ["the mesh did not come up; not ready:"]
+        lines += [f"  - {label}" if log else f"  {label}" for label, log in waiting]
+        for log in dict.fromkeys(path for _, path in waiting if path is not None):
             lines.append(f"last lines of {log}:\n{log_tail(log)}")
         return "\n".join(lines)
 

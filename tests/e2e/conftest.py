@@ -5,12 +5,12 @@ otherwise ``up`` starts its embedded ones; ClickHouse is always embedded chDB.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,68 +19,22 @@ import pytest
 # --import-mode=importlib puts no test directory on sys.path; the helpers sit next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import contextlib
-
 from e2e_helpers import (
     Mesh,
-    create_database,
     drop_database,
     find_free_base_port,
+    mesh_env,
     read_status,
 )
 
 START_TIMEOUT_SECONDS = 180.0
-_CHOSEN_HERE = {
-    f"FEEDBACKMESH_{name}"
-    for name in (
-        "DATABASE_URL",
-        "REDIS_URL",
-        "CLICKHOUSE_URL",
-        "REDIS_CHANNEL",
-        "DATA_DIR",
-        "GRPC_PORT",
-        "METRICS_PORT",
-        "GATEWAY_PORT",
-        "ENVOY_ADMIN_PORT",
-        "GATEWAY_HOST",
-    )
-}
 STOP_TIMEOUT_SECONDS = 45.0
-
-
-def _mesh_env() -> tuple[dict[str, str], str | None, str | None]:
-    """The environment `up` runs with; returns (env, admin URL, database created)."""
-    # The developer's FEEDBACKMESH_* knobs (analyzer, JWT secret ...) pass through, as they
-    # would to a real `up`; storage, ports and addresses are this fixture's to choose.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("FEEDBACKMESH_")
-        or not (k.startswith("FEEDBACKMESH_TEST_") or k in _CHOSEN_HERE or k.endswith("_ADDR"))
-    }
-    env.update(
-        FEEDBACKMESH_LOG_FORMAT="text",
-        # Teardown need not wait for the production drain delays.
-        FEEDBACKMESH_DRAIN_DELAY_SECONDS="0.3",
-        FEEDBACKMESH_DRAIN_GRACE_SECONDS="3",
-    )
-    admin_url = database = None
-    configured_db = os.environ.get("FEEDBACKMESH_TEST_DATABASE_URL")
-    if configured_db:
-        admin_url = configured_db
-        database = f"fm_e2e_{uuid.uuid4().hex[:12]}"
-        env["FEEDBACKMESH_DATABASE_URL"] = create_database(configured_db, database)
-    configured_redis = os.environ.get("FEEDBACKMESH_TEST_REDIS_URL")
-    if configured_redis:
-        env["FEEDBACKMESH_REDIS_URL"] = configured_redis
-        env["FEEDBACKMESH_REDIS_CHANNEL"] = f"feedback.submitted.e2e-{uuid.uuid4().hex[:8]}"
-    return env, admin_url, database
 
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     data_dir = tmp_path_factory.mktemp("mesh")
-    env, admin_url, database = _mesh_env()
+    env, admin_url, database = mesh_env()
     base = find_free_base_port()
     output = data_dir / "up.out"
     command = [sys.executable, "-m", "feedbackmesh.cli", "up", "--data-dir", str(data_dir)]

@@ -12,6 +12,8 @@ import os
 import random
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -251,6 +253,18 @@ def test_killing_ingest_loses_nothing(mesh: Mesh, http: httpx.Client) -> None:
     submit(mesh, http, TENANTS[1], bodies(random.Random(12), 10))
     diffs = converged(mesh, http, time.monotonic() + 60)
     assert not diffs, diffs
+
+
+def test_demo_data_loads_through_the_gateway(mesh: Mesh, http: httpx.Client) -> None:
+    command = [sys.executable, "-m", "feedbackmesh.cli", "demo-data", "--count", "120"]
+    command += ["--gateway", mesh.gateway, "--tenants", "2", "--batch-size", "50"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "120 created, 0 invalid" in result.stdout
+    assert "120/120 feedback" in result.stderr  # the progress bar
+    demo = truth(mesh.database_url, "demo")
+    assert demo.count + truth(mesh.database_url, "acme").count == 120
+    assert set(demo.distribution) == {1, 2, 3, 4, 5}
 
 
 def test_sigterm_stops_everything_cleanly(mesh: Mesh) -> None:

@@ -1,4 +1,4 @@
-"""The hand-written event JSON equals json_format's proto3 JSON of FeedbackEvent."""
+"""The hand-written fast paths (event JSON, timestamps) equal what protobuf produces."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format, timestamp_pb2
 
-from feedback_svc.convert import event_json, event_json_reference
+from feedback_svc.convert import event_json, event_json_reference, timestamp
 from feedback_svc.domain import FeedbackRecord, OutboxEvent
 from feedbackmesh.feedback.v1 import feedback_pb2
 
@@ -41,9 +41,30 @@ CASES = [
 
 @pytest.mark.parametrize("record", CASES)
 def test_event_json_matches_json_format(record: FeedbackRecord) -> None:
-    event = OutboxEvent(sequence=77, record=record, released_at=BASE + timedelta(seconds=1))
+    event = OutboxEvent(
+        sequence=77, feedback_id=record.id, tenant_id=record.tenant_id, user_id=record.user_id,
+        feedback_type=record.feedback_type, execution_id=record.execution_id,
+        agent_id=record.agent_id, chat_session_id=record.chat_session_id, rating=record.rating,
+        sentiment=record.sentiment, sentiment_score=record.sentiment_score,
+        has_comment=record.comment is not None, tags=record.tags,
+        created_at=record.created_at, released_at=BASE + timedelta(seconds=1),
+    )  # fmt: skip
     fast = event_json(event)
     assert json.loads(fast) == json.loads(event_json_reference(event))
     parsed = json_format.Parse(fast, feedback_pb2.FeedbackEvent())
     assert parsed.feedback_id == record.id and parsed.sequence == 77
     assert "\n" not in fast
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        BASE + timedelta(microseconds=123456),
+        datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+        datetime(2026, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_timestamp_matches_from_datetime(value: datetime) -> None:
+    reference = timestamp_pb2.Timestamp()
+    reference.FromDatetime(value)
+    assert timestamp(value) == reference

@@ -185,3 +185,90 @@ async def test_redis_down_never_fails_a_submission(
     finally:
         await env.channel.close()
         await sentiment_server.stop(grace=0.5)
+
+
+async def test_two_replicas_release_and_rescore_each_event_once(
+    serve: Any,
+    settings: Settings,
+    token_for: Callable[..., str],
+    subscriber: Subscriber,
+    db: asyncpg.Connection,
+) -> None:
+    port = free_port()  # sentiment down first: every comment goes pending
+    local = settings.model_copy(
+        update={"sentiment_addr": f"127.0.0.1:{port}", "sentiment_timeout_seconds": 0.3}
+    )
+    first = await start_feedback(serve, local, token_for, None)
+    second = await start_feedback(serve, local, token_for, None)
+    second.tenant = first.tenant
+    await asyncio.gather(
+        *(replica.submit(feedback_type=GENERAL, rating=n % 5 + 1,
+                         comment="good" if n % 2 else "")
+          for n in range(60) for replica in (first, second))
+    )  # fmt: skip
+    sentiment_server, _ = await start_fake_sentiment(settings, port)
+    try:
+
+        async def all_published() -> bool:
+            return len(subscriber.for_tenant(first.tenant)) >= 120
+
+        await wait_for(all_published, timeout=20)
+        await asyncio.sleep(0.5)
+        messages = subscriber.for_tenant(first.tenant)
+        assert len(messages) == 120
+        assert len({m["feedback_id"] for m in messages}) == 120
+        events = await pull_all(first, first.tenant)
+        assert len(events) == 120
+        sequences = [e.sequence for e in events]
+        assert len(set(sequences)) == 120 and sequences == sorted(sequences)
+        pending = await db.fetchval(
+            "SELECT count(*) FROM feedback WHERE tenant_id = $1 AND sentiment_status = 'pending'",
+            first.tenant,
+        )
+        assert pending == 0
+    finally:
+        await sentiment_server.stop(grace=0.5)
+        for replica in (first, second):
+            await replica.channel.close()
+
+
+async def test_sentiment_stopped_midway_recovers(
+    serve: Any,
+    settings: Settings,
+    token_for: Callable[..., str],
+    subscriber: Subscriber,
+    db: asyncpg.Connection,
+) -> None:
+    port = free_port()
+    sentiment_server, _ = await start_fake_sentiment(settings, port)
+    local = settings.model_copy(
+        update={"sentiment_addr": f"127.0.0.1:{port}", "sentiment_timeout_seconds": 0.3}
+    )
+    env = await start_feedback(serve, local, token_for, None)
+    try:
+        before = await env.submit(feedback_type=GENERAL, rating=5, comment="great")
+        assert before.feedback.sentiment_status == feedback_pb2.SENTIMENT_STATUS_SCORED
+        await sentiment_server.stop(grace=0.1)  # the sentiment service goes away
+        during = [
+            await env.submit(feedback_type=GENERAL, rating=1, comment=f"bad {n}") for n in range(5)
+        ]
+        assert all(
+            d.feedback.sentiment_status == feedback_pb2.SENTIMENT_STATUS_PENDING for d in during
+        )
+        await asyncio.sleep(1.5)
+        sentiment_server, _ = await start_fake_sentiment(settings, port)  # and comes back
+
+        async def all_published() -> bool:
+            return len(subscriber.for_tenant(env.tenant)) >= 6
+
+        await wait_for(all_published, timeout=20)
+        await asyncio.sleep(0.3)
+        messages = subscriber.for_tenant(env.tenant)
+        assert len(messages) == 6
+        assert sorted(m.get("sentiment") for m in messages) == [
+            *["SENTIMENT_LABEL_NEGATIVE"] * 5,
+            "SENTIMENT_LABEL_POSITIVE",
+        ]
+    finally:
+        await sentiment_server.stop(grace=0.1)
+        await env.channel.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gc
 import hashlib
@@ -103,7 +104,8 @@ async def test_export_10000_rows_streams_flat_and_exact(
     env: FeedbackEnv, db: asyncpg.Connection
 ) -> None:
     comment = "good " * 200  # ~1 KB per row: the export is ~9 MB
-    for batch in range(20):
+
+    async def load(batch: int) -> None:
         items = [
             feedback_pb2.SubmitFeedbackRequest(
                 request_id=f"x-{batch}-{i}", feedback_type=AGENT, agent_id=i + 1,
@@ -115,6 +117,9 @@ async def test_export_10000_rows_streams_flat_and_exact(
             feedback_pb2.BatchSubmitFeedbackRequest(requests=items), metadata=env.md()
         )
         assert response.created_count == 500
+
+    for start in range(0, 20, 4):
+        await asyncio.gather(*(load(batch) for batch in range(start, start + 4)))
 
     gc.collect()
     tracemalloc.start()

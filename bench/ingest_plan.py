@@ -1,0 +1,100 @@
+"""The plan's way (one ClickHouse insert per pub/sub message) vs the batched writer, on
+the same events; run by bench/ingest_bench.py (or alone: ``python bench/ingest_plan.py
+[EVENTS]``, chDB in a temporary directory)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from feedbackmesh.feedback.v1 import feedback_pb2
+from ingest_svc.events import convert
+from ingest_svc.repository import ClickHouseRepository
+from ingest_svc.schema import EVENT_COLUMNS, migrate_clickhouse
+from ingest_svc.writer import IngestStats, Writer
+from mesh_runtime.settings import Settings
+
+
+def make_events(count: int) -> list[feedback_pb2.FeedbackEvent]:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    events = []
+    for i in range(count):
+        e = feedback_pb2.FeedbackEvent(
+            sequence=i + 1, feedback_id=i + 1, tenant_id=f"t{i % 7}", user_id=f"u{i % 300}",
+            feedback_type=1 + i % 4, rating=1 + i % 5, tags=["a", "b"][: i % 3],
+        )  # fmt: skip
+        e.execution_id, e.agent_id = (i + 1, 0) if e.feedback_type == 1 else (0, 0)
+        e.created_at.FromDatetime(base + timedelta(seconds=97 * i))
+        e.released_at.CopyFrom(e.created_at)
+        events.append(e)
+    return events
+
+
+def writer_capacity(settings: Settings, count: int) -> float:
+    """The ingest side alone: convert + anti-join + journal + insert (+ views) + done,
+    in batches of ``ingest_batch_size``, without the outbox RPCs around it."""
+    events = make_events(count)
+    ours = settings.model_copy(update={"clickhouse_database": "bench_capacity"})
+    migrate_clickhouse(ours)
+    repo = ClickHouseRepository(ours)
+    writer = Writer(repo, IngestStats())
+
+    async def run() -> float:
+        await writer.write([], "outbox")  # warm-up: the start-up journal check
+        started = time.perf_counter()
+        for start in range(0, count, ours.ingest_batch_size):
+            await writer.write(events[start : start + ours.ingest_batch_size], "outbox")
+        return count / (time.perf_counter() - started)
+
+    rate = asyncio.run(run())
+    repo.close()
+    print(f"writer alone: {count} rows in batches of {ours.ingest_batch_size}: "
+          f"{rate:,.0f} rows/s")  # fmt: skip
+    return rate
+
+
+def plan_way(settings: Settings, count: int) -> None:
+    """The plan's worker (one insert per message, no batching) vs our batched writer,
+    on the same events, each into a fresh database with the views attached."""
+    events = make_events(count)
+    rows, _, _ = convert(events)
+    plan = settings.model_copy(update={"clickhouse_database": "bench_plan"})
+    migrate_clickhouse(plan)
+    repo = ClickHouseRepository(plan)
+    repo.count_events()  # warm-up (chDB's first query), for both ways alike
+    started = time.perf_counter()
+    for i in range(len(rows)):
+        repo._client.insert("feedback_events", rows.take([i]).columns, column_oriented=True,
+                            column_names=list(EVENT_COLUMNS), database="bench_plan")  # fmt: skip
+    plan_rate = count / (time.perf_counter() - started)
+    repo.close()
+    ours = settings.model_copy(update={"clickhouse_database": "bench_batched"})
+    migrate_clickhouse(ours)
+    repo = ClickHouseRepository(ours)
+    writer = Writer(repo, IngestStats())
+
+    async def batched() -> float:
+        await writer.write([], "outbox")  # warm-up: the start-up journal check
+        started = time.perf_counter()
+        for start in range(0, count, ours.ingest_batch_size):
+            await writer.write(events[start : start + ours.ingest_batch_size], "outbox")
+        return count / (time.perf_counter() - started)
+
+    our_rate = asyncio.run(batched())
+    repo.close()
+    print(f"plan's way: {count} events one insert each: {plan_rate:,.1f} rows/s; "
+          f"batched writer (anti-join + journal + token): {our_rate:,.0f} rows/s; "
+          f"ratio {our_rate / plan_rate:,.0f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    tmp = Path(tempfile.mkdtemp(prefix="ingest-plan-"))
+    settings = Settings(clickhouse_url=f"chdb://{tmp}", ingest_batch_size=10_000)
+    writer_capacity(settings, int(sys.argv[2]) if len(sys.argv) > 2 else 100_000)
+    plan_way(settings, int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
