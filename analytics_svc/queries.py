@@ -12,6 +12,8 @@ aggregates with identical types, merged by an outer ``GROUP BY``.
 
 from __future__ import annotations
 
+import functools
+
 from analytics_svc.buckets import Grain
 
 _BUCKET = {
@@ -24,7 +26,7 @@ _BUCKET = {
 
 _ROLLUP_WHERE = """
     tenant_id = {tenant:String}
-    AND hour >= {rollup_start:DateTime64(6, 'UTC')} AND hour < {rollup_end:DateTime64(6, 'UTC')}
+    AND hour >= {rollup_start_hour:DateTime('UTC')} AND hour < {rollup_end_hour:DateTime('UTC')}
     AND ({feedback_type:String} = '' OR feedback_type = {feedback_type:String})"""
 
 # The partial hours around the rollup range; with rollup_start = rollup_end = start
@@ -68,6 +70,8 @@ _PREVIOUS = {
     "{end:": "{previous_end:",
     "{rollup_start:": "{previous_rollup_start:",
     "{rollup_end:": "{previous_rollup_end:",
+    "{rollup_start_hour:": "{previous_rollup_start_hour:",
+    "{rollup_end_hour:": "{previous_rollup_end_hour:",
 }
 
 
@@ -77,68 +81,87 @@ def _previous(where: str) -> str:
     return where
 
 
-def _branches(columns: tuple[str, ...], period: int, rollup_where: str, raw_where: str) -> str:
+Parts = tuple[bool, bool]  # (read the hourly rollup?, read raw events?)
+
+
+def _union(parts: Parts, rollup: str, raw: str) -> str:
+    """Only the branches a range needs: a query's fixed cost is per branch."""
+    return "\n    UNION ALL\n".join(
+        sql for sql, used in zip((rollup, raw), parts, strict=True) if used
+    )
+
+
+def _branches(columns: tuple[str, ...], period: int, parts: Parts, previous: bool) -> str:
     rollup = ", ".join(f"{MEASURES[c][0]} AS m{i}" for i, c in enumerate(columns))
     raw = ", ".join(f"{MEASURES[c][1]} AS m{i}" for i, c in enumerate(columns))
-    return f"""
-    SELECT toUInt8({period}) AS p, {{roll_bucket}} AS k, {rollup}
-    FROM feedback_hourly WHERE {rollup_where} GROUP BY k
-    UNION ALL
-    SELECT toUInt8({period}) AS p, {{raw_bucket}} AS k, {raw}
-    FROM feedback_events WHERE {raw_where} GROUP BY k"""
+    rollup_where = _previous(_ROLLUP_WHERE) if previous else _ROLLUP_WHERE
+    raw_where = _previous(_RAW_WHERE) if previous else _RAW_WHERE
+    return _union(
+        parts,
+        f"""    SELECT toUInt8({period}) AS p, {{roll_bucket}} AS k, {rollup}
+    FROM feedback_hourly WHERE {rollup_where} GROUP BY k""",
+        f"""    SELECT toUInt8({period}) AS p, {{raw_bucket}} AS k, {raw}
+    FROM feedback_events WHERE {raw_where} GROUP BY k""",
+    )
 
 
-def _measures_template(columns: tuple[str, ...], previous: bool) -> str:
+@functools.cache
+def measures_sql(which: str, grain: Grain, parts: Parts, previous: Parts | None) -> str:
     """Rows (p, k, measures...): p = 1 per bucket of the range; p = 0 rows (any k) add up
     to the previous period's totals. One query instead of two: per-query overhead
     dominates at these sizes."""
+    columns = MEASURE_SETS[which]
     outer = ", ".join(f"sum(m{i})" for i in range(len(columns)))
-    branches = _branches(columns, 1, _ROLLUP_WHERE, _RAW_WHERE)
-    if previous:
-        branches += "\n    UNION ALL" + _branches(
-            columns, 0, _previous(_ROLLUP_WHERE), _previous(_RAW_WHERE)
-        )
-    return f"SELECT p, k, {outer}\nFROM ({branches}\n)\nGROUP BY p, k"
+    branches = _branches(columns, 1, parts, previous=False)
+    if previous is not None:
+        branches += "\n    UNION ALL\n" + _branches(columns, 0, previous, previous=True)
+    return _render(f"SELECT p, k, {outer}\nFROM (\n{branches}\n)\nGROUP BY p, k", grain)
 
 
 # Per-bucket submissions and distinct users, plus (grouping(k) = 1) the whole range:
 # distinct users do not add across buckets, so the total merges the same states again.
-_USAGE_SQL = """
-SELECT k, grouping(k), sum(c), uniqExactMerge(u)
+@functools.cache
+def usage_sql(grain: Grain, parts: Parts) -> str:
+    branches = _union(
+        parts,
+        """    SELECT {roll_bucket} AS k, sum(feedback_count) AS c, uniqExactMergeState(users) AS u
+    FROM feedback_hourly WHERE {rollup_where} GROUP BY k""",
+        """    SELECT {raw_bucket} AS k, count() AS c, uniqExactState(user_id) AS u
+    FROM feedback_events WHERE {raw_where} GROUP BY k""",
+    )
+    sql = f"""SELECT k, grouping(k), sum(c), uniqExactMerge(u)
 FROM (
-    SELECT {roll_bucket} AS k, sum(feedback_count) AS c, uniqExactMergeState(users) AS u
-    FROM feedback_hourly
-    WHERE {rollup_where}
-    GROUP BY k
-    UNION ALL
-    SELECT {raw_bucket} AS k, count() AS c, uniqExactState(user_id) AS u
-    FROM feedback_events
-    WHERE {raw_where}
-    GROUP BY k
+{branches}
 )
-GROUP BY GROUPING SETS ((k), ())
-"""
+GROUP BY GROUPING SETS ((k), ())"""
+    return _render(sql, grain)
+
 
 # Tags ranked by count within positive and within negative feedback, ties by tag
 # (byte order, as Python's str order), with the rating sum for the average.
-THEMES_SQL = f"""
-SELECT s, tag, sum(c) AS total, sum(rs)
-FROM (
-    SELECT toString(sentiment) AS s, tag, sum(feedback_count) AS c, sum(rating_sum) AS rs
+@functools.cache
+def themes_sql(parts: Parts) -> str:
+    branches = _union(
+        parts,
+        f"""    SELECT toString(sentiment) AS s, tag, sum(feedback_count) AS c,
+           sum(rating_sum) AS rs
     FROM feedback_tags_hourly
     WHERE {_ROLLUP_WHERE} AND sentiment IN ('positive', 'negative')
-    GROUP BY s, tag
-    UNION ALL
-    SELECT toString(sentiment) AS s, arrayJoin(tags) AS tag, count() AS c,
+    GROUP BY s, tag""",
+        f"""    SELECT toString(sentiment) AS s, arrayJoin(tags) AS tag, count() AS c,
            sum(toUInt64(rating)) AS rs
     FROM feedback_events
     WHERE {_RAW_WHERE} AND sentiment IN ('positive', 'negative')
-    GROUP BY s, tag
+    GROUP BY s, tag""",
+    )
+    return f"""SELECT s, tag, sum(c) AS total, sum(rs)
+FROM (
+{branches}
 )
 GROUP BY s, tag
 ORDER BY s, total DESC, tag ASC
-LIMIT {{top_n:UInt32}} BY s
-"""
+LIMIT {{top_n:UInt32}} BY s"""
+
 
 # Most rated agents and executions in one scan (the ordering key of feedback_events
 # starts with tenant_id, so it reads one tenant's range); ties by id.
@@ -168,13 +191,3 @@ def _render(template: str, grain: Grain) -> str:
     ):
         template = template.replace(name, text)
     return template
-
-
-# (measure set, with the previous period?, grain) -> SQL
-MEASURES_SQL = {
-    (name, previous, grain): _render(_measures_template(columns, previous), grain)
-    for name, columns in MEASURE_SETS.items()
-    for previous in (False, True)
-    for grain in Grain
-}
-USAGE_SQL = {grain: _render(_USAGE_SQL, grain) for grain in Grain}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import statistics
@@ -52,18 +53,46 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of other processes (the PostgreSQL backends), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 async def timed(
-    call: Callable[[str], Awaitable[Any]], tenants: list[str], n: int, rnd: random.Random
-) -> list[float]:
+    call: Callable[[str], Awaitable[Any]],
+    tenants: list[str],
+    n: int,
+    rnd: random.Random,
+    pids: list[int] | None = None,
+) -> tuple[list[float], float]:
+    """Wall times (ms) of n calls on random tenants, and CPU ms per call: this process's
+    (chDB runs in it) or, given ``pids``, those PostgreSQL backends'. CPU time hardly
+    depends on what else the machine runs, so it compares the two sides fairly even when
+    the wall times are inflated by load."""
     for tenant in tenants[:3]:  # warm-up: clients, caches, plans
         await call(tenant)
     samples = []
+    cpu_started = _cpu_seconds(pids) if pids else time.process_time()
     for _ in range(n):
         tenant = rnd.choice(tenants)
         started = time.perf_counter()
         await call(tenant)
         samples.append((time.perf_counter() - started) * 1000)
-    return samples
+    cpu = (_cpu_seconds(pids) if pids else time.process_time()) - cpu_started
+    return samples, cpu * 1000 / n
+
+
+async def backend_pids(pool: asyncpg.Pool) -> list[int]:
+    connections = [await pool.acquire() for _ in range(pool.get_max_size())]
+    pids = [int(await c.fetchval("SELECT pg_backend_pid()")) for c in connections]
+    for connection in connections:
+        await pool.release(connection)
+    return pids
 
 
 def scenarios(
@@ -134,24 +163,32 @@ async def run(args: argparse.Namespace) -> None:
         tenants = [f"tenant-{i}" for i in range(args.tenants)]
         await check_same_answers(service, pool, tenants[0], now)
         rnd = random.Random(1)
+        pids = await backend_pids(pool)
         rows = []
         for days in (30, 90):
             for name, ours, theirs in scenarios(service, pool, now, days):
-                ch = await timed(ours, tenants, args.iterations, rnd)
-                pg = await timed(theirs, tenants, args.pg_iterations, rnd)
-                rows.append((name, days, ch, pg))
+                ch, ch_cpu = await timed(ours, tenants, args.iterations, rnd)
+                pg, pg_cpu = await timed(theirs, tenants, args.pg_iterations, rnd, pids)
+                rows.append((name, days, ch, ch_cpu, pg, pg_cpu))
                 print(".", end="", flush=True)
         print()
         print(
             f"\n{args.events:,} events, {args.tenants} tenants, {args.days} days; "
-            f"{args.iterations} calls per row (PostgreSQL: {args.pg_iterations}); ms\n"
+            f"{args.iterations} calls per row (PostgreSQL: {args.pg_iterations}); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; ms\n"
         )
-        print("| RPC | range | p50 | p99 | PostgreSQL p50 | PostgreSQL p99 | speed-up (p50) |")
-        print("|---|---|---:|---:|---:|---:|---:|")
-        for name, days, ch, pg in rows:
+        print(
+            "| RPC | range | p50 | p99 | CPU/call | PostgreSQL p50 | PostgreSQL p99 | "
+            "PostgreSQL CPU/call | speed-up p50 | speed-up CPU |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name, days, ch, ch_cpu, pg, pg_cpu in rows:
             ch50, pg50 = statistics.median(ch), statistics.median(pg)
-            print(f"| {name} | {days} d | {ch50:.1f} | {percentile(ch, 0.99):.1f} | "
-                  f"{pg50:.0f} | {percentile(pg, 0.99):.0f} | {pg50 / ch50:.0f}x |")  # fmt: skip
+            print(
+                f"| {name} | {days} d | {ch50:.1f} | {percentile(ch, 0.99):.1f} | "
+                f"{ch_cpu:.1f} | {pg50:.0f} | {percentile(pg, 0.99):.0f} | {pg_cpu:.0f} | "
+                f"{pg50 / ch50:.1f}x | {pg_cpu / ch_cpu:.1f}x |"
+            )
         await repository.close()
     finally:
         if pool is not None:

@@ -150,11 +150,27 @@ async def run_for(call: Call, duration: float, concurrency: int) -> list[float]:
     return latencies
 
 
-def row(name: str, latencies: list[float], duration: float) -> str:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes (Linux /proc), 0 where unreadable."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def row(name: str, latencies: list[float], duration: float, cpu: tuple[float, float]) -> str:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    return f"| {name} | {len(ordered) / duration:,.0f} | {p50:.1f} | {p99:.1f} |"
+    envoy, services = (1000 * c / len(ordered) for c in cpu)
+    return (
+        f"| {name} | {len(ordered) / duration:,.0f} | {p50:.1f} | {p99:.1f} "
+        f"| {envoy:.2f} | {services:.2f} |"
+    )
 
 
 async def bench(status: dict[str, Any], duration: float, concurrency: int) -> list[str]:
@@ -224,10 +240,20 @@ async def bench(status: dict[str, Any], duration: float, concurrency: int) -> li
             ("GET /healthz (Envoy only: client ceiling)", json_healthz),
         )
         samples: dict[str, list[float]] = {name: [] for name, _ in scenarios}
+        # CPU per request holds up on a busy machine where requests/s does not.
+        cpu: dict[str, tuple[float, float]] = {name: (0.0, 0.0) for name, _ in scenarios}
+        envoy_pid = [int(status["envoy"]["pid"])]
+        service_pids = [int(p["pid"]) for p in procs.values()]
         for _ in range(ROUNDS):
             for name, call in scenarios:
+                before = cpu_seconds(envoy_pid), cpu_seconds(service_pids)
                 samples[name] += await run_for(call, duration / ROUNDS, concurrency)
-        rows = [row(name, samples[name], duration) for name, _ in scenarios]
+                after = cpu_seconds(envoy_pid), cpu_seconds(service_pids)
+                cpu[name] = (
+                    cpu[name][0] + after[0] - before[0],
+                    cpu[name][1] + after[1] - before[1],
+                )
+        rows = [row(name, samples[name], duration, cpu[name]) for name, _ in scenarios]
     await http.close()
     return rows
 
@@ -251,8 +277,8 @@ def main() -> int:
         f"\nconcurrency {args.concurrency}, {args.duration:g} s per row in {ROUNDS} alternating "
         f"rounds, {os.cpu_count()} CPUs, load average {load:.1f}\n"
     )
-    print("| call | requests/s | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|")
+    print("| call | requests/s | p50 ms | p99 ms | Envoy CPU ms/req | services CPU ms/req |")
+    print("|---|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
     return 0
 

@@ -17,9 +17,11 @@ from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000  # SentimentService's batch limit
-# The coalescer waits this long before each call so that concurrent submissions share it:
-# a call costs the sentiment service far more than one more text in it.
-COALESCE_SECONDS = 0.002
+# Under load (a call ended within BUSY_SECONDS) the coalescer waits COALESCE_SECONDS before
+# the next call so that concurrent submissions share it: a call costs both services far more
+# than one more text in it. An idle caller waits for no timer.
+COALESCE_SECONDS = 0.004
+BUSY_SECONDS = 0.02
 # The configured deadline covers a call of up to this many texts; larger batches get
 # proportionally more, or a slow model would never finish a 500-text batch in time.
 TEXTS_PER_DEADLINE = 50
@@ -51,6 +53,7 @@ class SentimentClient:
         self._open_until = 0.0
         self._pending: list[tuple[str, asyncio.Future[SentimentScore]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._last_call_end = 0.0
 
     @property
     def timeout(self) -> float:
@@ -108,18 +111,21 @@ class SentimentClient:
 
     async def _flush(self) -> None:
         # One call in flight at a time: while it runs, new texts queue up for the next one,
-        # so batch size grows with load and an idle caller waits for no timer.
+        # so batch size grows with load.
         while self._pending:
-            await asyncio.sleep(COALESCE_SECONDS)
+            busy = time.monotonic() - self._last_call_end < BUSY_SECONDS
+            await asyncio.sleep(COALESCE_SECONDS if busy else 0)
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 scores = await self.score_batch([text for text, _ in batch], probe=True)
             except Exception as exc:
+                self._last_call_end = time.monotonic()
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(SentimentUnavailable(str(exc)))
                         future.exception()  # mark retrieved: a timed-out caller never reads it
                 continue
+            self._last_call_end = time.monotonic()
             for (_, future), score in zip(batch, scores, strict=True):
                 if not future.done():
                     future.set_result(score)

@@ -20,7 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from analytics_svc.buckets import Grain
+from analytics_svc.buckets import Grain, floor_hour
 from analytics_svc.repository import AnalyticsRepository
 from analytics_svc.service import AnalyticsService, RangeParams, UsageParams
 from analytics_svc.window import range_window, usage_window
@@ -76,6 +76,8 @@ CASES = [
     (at(6, 44), at(4), Grain.HOUR, "Asia/Kolkata", "", 0),
     (at(110), at(0, 1), Grain.WEEK, "UTC", "agent", 3),
     (at(0, 50), at(0, 20), Grain.DAY, "UTC", "", 0),  # inside one hour
+    # whole hours at both ends: rollups only, for the range and its previous period
+    (floor_hour(at(45)), floor_hour(NOW), Grain.DAY, "America/Los_Angeles", "", 0),
 ]
 
 

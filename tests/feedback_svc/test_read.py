@@ -193,3 +193,28 @@ async def test_export_formats_match_the_table(env: FeedbackEnv, db: asyncpg.Conn
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await export_text(env, format="xml")
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_keyset_pages_over_rows_of_one_transaction(env: FeedbackEnv) -> None:
+    # One batch is one statement: every row has the same created_at, so the page token must
+    # break ties on id.
+    items = [
+        feedback_pb2.SubmitFeedbackRequest(request_id=f"tie-{i}", feedback_type=GENERAL, rating=3)
+        for i in range(30)
+    ]
+    response = await env.stub.BatchSubmitFeedback(
+        feedback_pb2.BatchSubmitFeedbackRequest(requests=items), metadata=env.md()
+    )
+    ids = sorted((r.feedback.id for r in response.results), reverse=True)
+    assert len({r.feedback.created_at.ToNanoseconds() for r in response.results}) == 1
+    seen: list[int] = []
+    token = ""
+    while True:
+        page = await env.stub.ListFeedback(
+            feedback_pb2.ListFeedbackRequest(page_size=7, page_token=token), metadata=env.md()
+        )
+        seen += [f.id for f in page.feedback]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == ids
