@@ -45,6 +45,9 @@ WITH todo AS (
     SET sequence = nextval('feedback_outbox_sequence'), released_at = clock_timestamp()
     FROM todo WHERE o.feedback_id = todo.feedback_id
     RETURNING o.feedback_id, o.sequence, o.released_at
+), totals AS (
+    UPDATE feedback_outbox_totals SET released = released + (SELECT count(*) FROM released)
+    WHERE id = 1 AND EXISTS (SELECT FROM released)
 )
 SELECT r.sequence, r.released_at, {_F_COLUMNS}
 FROM released r JOIN feedback f ON f.id = r.feedback_id
@@ -59,25 +62,25 @@ ORDER BY o.sequence LIMIT $2
 """
 
 ACK_SQL = """
-UPDATE feedback_outbox SET acknowledged_at = clock_timestamp()
-WHERE sequence = ANY($1::bigint[]) AND acknowledged_at IS NULL
+WITH acked AS (
+    UPDATE feedback_outbox SET acknowledged_at = clock_timestamp()
+    WHERE sequence = ANY($1::bigint[]) AND acknowledged_at IS NULL
+    RETURNING 1
+), totals AS (
+    UPDATE feedback_outbox_totals SET acknowledged = acknowledged + (SELECT count(*) FROM acked)
+    WHERE id = 1 AND EXISTS (SELECT FROM acked)
+)
+SELECT count(*) FROM acked
 """
 
+# Totals come from the counter row (exact: maintained by the release and acknowledge
+# statements); pending rows and the oldest unacknowledged row come from partial indexes.
 STATUS_SQL = f"""
-SELECT
-    (SELECT count(*) FROM feedback_outbox WHERE sequence IS NOT NULL AND acknowledged_at IS NULL)
-        AS backlog,
+SELECT t.released - t.acknowledged AS backlog,
     (SELECT count(*) FROM feedback WHERE sentiment_status = '{STATUS_PENDING}') AS pending,
     (SELECT min(created_at) FROM feedback_outbox WHERE acknowledged_at IS NULL) AS oldest,
-    (SELECT count(*) FROM feedback_outbox WHERE sequence IS NOT NULL) AS released_total,
-    (SELECT count(*) FROM feedback_outbox WHERE acknowledged_at IS NOT NULL) AS acked_total
-"""
-
-GAUGES_SQL = f"""
-SELECT
-    (SELECT count(*) FROM feedback_outbox WHERE sequence IS NOT NULL AND acknowledged_at IS NULL)
-        AS backlog,
-    (SELECT count(*) FROM feedback WHERE sentiment_status = '{STATUS_PENDING}') AS pending
+    t.released AS released_total, t.acknowledged AS acked_total
+FROM feedback_outbox_totals t WHERE t.id = 1
 """
 
 CLAIM_PENDING_SQL = f"""
@@ -122,8 +125,7 @@ class OutboxStore:
     async def acknowledge(self, sequences: Sequence[int]) -> int:
         if not sequences:
             return 0
-        result = await self._pool.execute(ACK_SQL, list(sequences))
-        return int(result.split()[-1])
+        return int(await self._pool.fetchval(ACK_SQL, list(sequences)))
 
     async def status(self) -> OutboxStatus:
         row = await self._pool.fetchrow(STATUS_SQL)
@@ -138,9 +140,8 @@ class OutboxStore:
         )
 
     async def gauges(self) -> tuple[int, int]:
-        row = await self._pool.fetchrow(GAUGES_SQL)
-        assert row is not None
-        return int(row["backlog"]), int(row["pending"])
+        status = await self.status()
+        return status.backlog, status.pending_sentiment
 
     async def rescore_pending(self, limit: int, scorer: Scorer) -> list[tuple[str, SentimentScore]]:
         """Scores up to ``limit`` pending feedback, marks their events ready; returns

@@ -104,9 +104,13 @@ class Resources:
         if address not in self._channels:
             from mesh_runtime.server import channel_options
 
-            self._channels[address] = grpc.aio.insecure_channel(
-                address, options=channel_options(self._settings)
-            )
+            options = [
+                *channel_options(self._settings),
+                # gRPC's default reconnect backoff grows to 120 s: after a peer outage,
+                # work waiting on it (pending sentiment) would idle for minutes.
+                ("grpc.max_reconnect_backoff_ms", 5_000),
+            ]
+            self._channels[address] = grpc.aio.insecure_channel(address, options=options)
         return self._channels[address]
 
     def internal_metadata(self) -> tuple[tuple[str, str], ...]:

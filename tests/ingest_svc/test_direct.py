@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from conftest import Mesh
 from google.protobuf import timestamp_pb2
+from ingest_harness import Mesh
 from prometheus_client import REGISTRY
 
 from feedbackmesh.feedback.v1 import feedback_pb2

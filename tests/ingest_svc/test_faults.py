@@ -4,12 +4,11 @@ equals PostgreSQL exactly (no missing, no duplicate id, exact rollups)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from conftest import Mesh, MeshFactory
+from ingest_harness import Mesh, MeshFactory, free_port
 from pydantic import SecretStr
 
 from ingest_svc.outbox import OutboxClient
@@ -24,12 +23,6 @@ async def wait_caught_up(mesh: Mesh, timeout: float = 30.0) -> None:
             break
         await asyncio.sleep(0.2)
     assert status.backlog == 0, status
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_redis_restart(mesh_factory: MeshFactory, tmp_path: Path) -> None:

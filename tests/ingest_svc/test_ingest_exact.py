@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import asyncpg
-from conftest import Mesh
+from ingest_harness import Mesh
 from prometheus_client import REGISTRY
 
 

@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 import grpc
-from conftest import Mesh, MeshFactory
+from ingest_harness import Mesh, MeshFactory, free_port
 from ingest_snapshots import assert_exact, pg_snapshot
-from test_faults import free_port
 
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 

@@ -57,9 +57,9 @@ def test_batch_equals_singles(analyzer: Analyzer) -> None:
     singles = [analyzer.analyze_batch([t])[0] for t in texts]
     for b, s in zip(batch, singles, strict=True):
         assert b.label == s.label
-        # int8 activations are quantized per batch tensor, so padding can move the last digits.
-        assert b.score == pytest.approx(s.score, abs=0.02)
-        assert b.confidence == pytest.approx(s.confidence, abs=0.02)
+        # int8 activations are quantized with one scale per batch tensor (see models/README.md).
+        assert b.score == pytest.approx(s.score, abs=0.05)
+        assert b.confidence == pytest.approx(s.confidence, abs=0.05)
 
 
 def test_name_and_version(analyzer: Analyzer) -> None:
