@@ -8,7 +8,7 @@ Exactly-once rests on three things here, used by ingest_svc/writer.py:
   ``deduplicate_blocks_in_dependent_materialized_views=1``, re-pushed to each view and
   dropped or completed there on its own (a crash between the raw part and a view part
   is repaired, not double counted).
-- the journal (``ingest_journal``): 'begin' with the exact rows before the insert,
+- the journal (``ingest_journal``): 'begin' with the exact events before the insert,
   'done' after it; a 'begin' without 'done' is replayed verbatim at start-up.
 """
 
@@ -58,8 +58,10 @@ class JournalEntry:
 
     @classmethod
     def from_events(cls, token: str, events: list[feedback_pb2.FeedbackEvent]) -> JournalEntry:
+        # Journaled events passed conversion once; the same code gives the same rows.
         rows, poisoned, sources = ev.convert(events)
-        assert not poisoned and len(sources) == len(events), "journal events are valid"
+        if poisoned or len(sources) != len(events):
+            raise ValueError(f"journal entry {token} holds events that no longer convert")
         return cls(token, sources, rows)
 
 

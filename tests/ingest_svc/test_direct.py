@@ -106,7 +106,8 @@ async def test_poison_events_are_parked_and_the_rest_ingested(mesh: Mesh) -> Non
         parameters={"t": tenant},
     ).result_rows
     assert [r[0] for r in parked] == [events[2].feedback_id] and "rating" in parked[0][1]
-    assert "poison" in (await mesh.status()).last_error
+    # (last_error names the poison too, until the next successful batch clears it:
+    # with other events flowing that is a race, so the metric and the table are checked.)
 
 
 async def test_journal_replay_completes_a_view_that_missed_the_insert(mesh: Mesh) -> None:
