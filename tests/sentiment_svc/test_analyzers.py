@@ -24,7 +24,7 @@ NEGATIVE = [
 ]
 NEUTRAL = [
     "The report was generated on Tuesday.",
-    "I used the agent to convert a CSV file.",
+    "I asked it to summarise a PDF.",
 ]
 
 

@@ -68,9 +68,13 @@ async def test_clear_examples_get_the_right_labels_and_batch_equals_singles(
         "BatchAnalyzeSentiment",
         sentiment_pb2.BatchAnalyzeSentimentRequest(texts=texts),
     )
-    assert [(r.label, round(r.score, 9)) for r in batch.results] == [  # type: ignore[attr-defined]
-        (s.label, round(s.score, 9)) for s in singles
-    ]
+    assert [r.label for r in batch.results] == [s.label for s in singles]  # type: ignore[attr-defined]
+    # The default model quantizes activations per model pass (one scale per batch), so a
+    # text's score may move by up to ~0.02 with its batch companions; lexicon analyzers
+    # are exact.
+    tolerance = 0.05 if analyzer_name == "default" else 1e-12
+    for from_batch, single in zip(batch.results, singles, strict=True):  # type: ignore[attr-defined]
+        assert abs(from_batch.score - single.score) <= tolerance
     info = await _stub_call(server, token, "GetModelInfo", sentiment_pb2.GetModelInfoRequest())
     assert info.analyzer == singles[0].analyzer  # type: ignore[attr-defined]
     if analyzer_name != "default":
