@@ -66,12 +66,14 @@ class MiniLMAnalyzer:
         results = []
         for row in probs:
             best = int(row.argmax())
-            score = float(row[self._pos] - row[self._neg])
+            # float32 probabilities carry ~7 significant digits: round so that
+            # clients see 0.962927, not float32 noise widened to double.
+            score = round(float(row[self._pos] - row[self._neg]), 6)
             results.append(
                 SentimentResult(
                     self._labels[best],
                     min(1.0, max(-1.0, score)),
-                    min(1.0, max(0.0, float(row[best]))),
+                    min(1.0, max(0.0, round(float(row[best]), 6))),
                 )
             )
         return results
