@@ -24,23 +24,46 @@ _BUCKET = {
     Grain.ALL: "toUInt8(0)",
 }
 
-_ROLLUP_WHERE = """
+_TENANT_AND_TYPE = """
     tenant_id = {tenant:String}
-    AND hour >= {rollup_start_hour:DateTime('UTC')} AND hour < {rollup_end_hour:DateTime('UTC')}
     AND ({feedback_type:String} = '' OR feedback_type = {feedback_type:String})"""
-
+_ROLLUP_HOURS = """
+    (hour >= {rollup_start_hour:DateTime('UTC')} AND hour < {rollup_end_hour:DateTime('UTC')})"""
 # The partial hours around the rollup range; with rollup_start = rollup_end = start
 # this is the whole range [start, end).
-_RAW_WHERE = """
-    tenant_id = {tenant:String}
-    AND ((created_at >= {start:DateTime64(6, 'UTC')}
-          AND created_at < {rollup_start:DateTime64(6, 'UTC')})
-      OR (created_at >= {rollup_end:DateTime64(6, 'UTC')}
-          AND created_at < {end:DateTime64(6, 'UTC')}))
-    AND ({feedback_type:String} = '' OR feedback_type = {feedback_type:String})
-    AND ({agent_id:UInt64} = 0 OR agent_id = {agent_id:UInt64})
+_RAW_TIMES = """
+    ((created_at >= {start:DateTime64(6, 'UTC')}
+      AND created_at < {rollup_start:DateTime64(6, 'UTC')})
+     OR (created_at >= {rollup_end:DateTime64(6, 'UTC')}
+      AND created_at < {end:DateTime64(6, 'UTC')}))"""
+_TARGETS = """
+    ({agent_id:UInt64} = 0 OR agent_id = {agent_id:UInt64})
     AND ({execution_id:UInt64} = 0 OR execution_id = {execution_id:UInt64})
     AND ({chat_session_id:String} = '' OR chat_session_id = {chat_session_id:String})"""
+# The previous period (for trends) reads the same way with its own range parameters.
+_PREVIOUS = {
+    "{start:": "{previous_start:",
+    "{end:": "{previous_end:",
+    "{rollup_start:": "{previous_rollup_start:",
+    "{rollup_end:": "{previous_rollup_end:",
+    "{rollup_start_hour:": "{previous_rollup_start_hour:",
+    "{rollup_end_hour:": "{previous_rollup_end_hour:",
+}
+
+
+def _previous(where: str) -> str:
+    for name, renamed in _PREVIOUS.items():
+        where = where.replace(name, renamed)
+    return where
+
+
+_ROLLUP_WHERE = f"{_TENANT_AND_TYPE}\n    AND {_ROLLUP_HOURS}"
+_RAW_WHERE = f"{_TENANT_AND_TYPE}\n    AND {_RAW_TIMES}\n    AND {_TARGETS}"
+# The range and the period just before it, in one scan per table.
+_ROLLUP_WHERE_TREND = f"{_TENANT_AND_TYPE}\n    AND ({_ROLLUP_HOURS} OR {_previous(_ROLLUP_HOURS)})"
+_RAW_WHERE_TREND = (
+    f"{_TENANT_AND_TYPE}\n    AND ({_RAW_TIMES} OR {_previous(_RAW_TIMES)})\n    AND {_TARGETS}"
+)
 
 # Each measure: (merge over the hourly rollup, aggregate over raw events). Every one is a
 # count or a sum, so partial results add up exactly across the UNION ALL.
@@ -64,23 +87,6 @@ MEASURE_SETS = {
                   "sentiment_score_sum"),
 }  # fmt: skip
 
-# The previous period (for trends) reads the same way with its own range parameters.
-_PREVIOUS = {
-    "{start:": "{previous_start:",
-    "{end:": "{previous_end:",
-    "{rollup_start:": "{previous_rollup_start:",
-    "{rollup_end:": "{previous_rollup_end:",
-    "{rollup_start_hour:": "{previous_rollup_start_hour:",
-    "{rollup_end_hour:": "{previous_rollup_end_hour:",
-}
-
-
-def _previous(where: str) -> str:
-    for name, renamed in _PREVIOUS.items():
-        where = where.replace(name, renamed)
-    return where
-
-
 Parts = tuple[bool, bool]  # (read the hourly rollup?, read raw events?)
 
 
@@ -91,30 +97,26 @@ def _union(parts: Parts, rollup: str, raw: str) -> str:
     )
 
 
-def _branches(columns: tuple[str, ...], period: int, parts: Parts, previous: bool) -> str:
-    rollup = ", ".join(f"{MEASURES[c][0]} AS m{i}" for i, c in enumerate(columns))
-    raw = ", ".join(f"{MEASURES[c][1]} AS m{i}" for i, c in enumerate(columns))
-    rollup_where = _previous(_ROLLUP_WHERE) if previous else _ROLLUP_WHERE
-    raw_where = _previous(_RAW_WHERE) if previous else _RAW_WHERE
-    return _union(
-        parts,
-        f"""    SELECT toUInt8({period}) AS p, {{roll_bucket}} AS k, {rollup}
-    FROM feedback_hourly WHERE {rollup_where} GROUP BY k""",
-        f"""    SELECT toUInt8({period}) AS p, {{raw_bucket}} AS k, {raw}
-    FROM feedback_events WHERE {raw_where} GROUP BY k""",
-    )
-
-
 @functools.cache
-def measures_sql(which: str, grain: Grain, parts: Parts, previous: Parts | None) -> str:
-    """Rows (p, k, measures...): p = 1 per bucket of the range; p = 0 rows (any k) add up
-    to the previous period's totals. One query instead of two: per-query overhead
-    dominates at these sizes."""
+def measures_sql(which: str, grain: Grain, parts: Parts, trend: bool) -> str:
+    """Rows (p, k, measures...): p = 1 per bucket of the range. With ``trend``, the same
+    scans also cover the previous period (before ``start``): its p = 0 rows (any k) add up
+    to its totals. One query, one scan per table: per-query cost dominates here."""
     columns = MEASURE_SETS[which]
     outer = ", ".join(f"sum(m{i})" for i in range(len(columns)))
-    branches = _branches(columns, 1, parts, previous=False)
-    if previous is not None:
-        branches += "\n    UNION ALL\n" + _branches(columns, 0, previous, previous=True)
+    rollup = ", ".join(f"{MEASURES[c][0]} AS m{i}" for i, c in enumerate(columns))
+    raw = ", ".join(f"{MEASURES[c][1]} AS m{i}" for i, c in enumerate(columns))
+    start = "{start:DateTime64(6, 'UTC')}"
+    # Rollup hours of the range start at or after `start`, the previous period's before.
+    rollup_p = f"toUInt8(hour >= {start})" if trend else "toUInt8(1)"
+    raw_p = f"toUInt8(created_at >= {start})" if trend else "toUInt8(1)"
+    branches = _union(
+        parts,
+        f"""    SELECT {rollup_p} AS p, {{roll_bucket}} AS k, {rollup}
+    FROM feedback_hourly WHERE {_ROLLUP_WHERE_TREND if trend else _ROLLUP_WHERE} GROUP BY p, k""",
+        f"""    SELECT {raw_p} AS p, {{raw_bucket}} AS k, {raw}
+    FROM feedback_events WHERE {_RAW_WHERE_TREND if trend else _RAW_WHERE} GROUP BY p, k""",
+    )
     return _render(f"SELECT p, k, {outer}\nFROM (\n{branches}\n)\nGROUP BY p, k", grain)
 
 

@@ -143,6 +143,8 @@ class AnalyticsRepository:
         finally:
             self._idle.put_nowait(client)
         metrics.QUERY_SECONDS.labels(rpc).observe(time.perf_counter() - started)
+        # A ClickHouse server reports the rows it read (X-ClickHouse-Summary); chDB 26.9
+        # reports the result rows there, so under chDB this counts rows returned.
         summary = getattr(result, "summary", None) or {}
         read_rows = int(summary.get("read_rows", 0) or 0)
         if read_rows:
@@ -186,9 +188,10 @@ class AnalyticsRepository:
         """Per bucket of ``split`` and the total of ``previous`` (zero when None), for the
         measure set ``which`` of queries.MEASURE_SETS (other fields stay 0)."""
         columns = queries.MEASURE_SETS[which]
-        sql = queries.measures_sql(
-            which, grain, split.parts, previous.parts if previous is not None else None
-        )
+        parts = split.parts
+        if previous is not None:
+            parts = (parts[0] or previous.parts[0], parts[1] or previous.parts[1])
+        sql = queries.measures_sql(which, grain, parts, previous is not None)
         params = self._params(filters, split, tz)
         if previous is not None:
             params |= {
