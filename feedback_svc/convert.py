@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -114,6 +115,37 @@ def event_message(event: OutboxEvent) -> feedback_pb2.FeedbackEvent:
         created_at=timestamp(event.created_at),
         released_at=timestamp(event.released_at),
     )
+
+
+def event_payload(event: OutboxEvent) -> bytes:
+    """The event's protobuf wire form, stored in its outbox row at release."""
+    return event_message(event).SerializeToString()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+# PullOutboxEventsResponse.events is field 1, length-delimited: tag byte 0x0A.
+_EVENTS_TAG = b"\x0a"
+_SHORT_LENGTHS = [_EVENTS_TAG + bytes([n]) for n in range(128)]
+
+
+def events_response(payloads: Sequence[bytes]) -> feedback_pb2.PullOutboxEventsResponse:
+    """A PullOutboxEventsResponse from serialized FeedbackEvents: the repeated field's
+    wire form is joined here and parsed in C (upb), ~20x cheaper than building each
+    message from Python."""
+    parts = []
+    for payload in payloads:
+        size = len(payload)
+        parts.append(_SHORT_LENGTHS[size] if size < 128 else _EVENTS_TAG + _varint(size))
+        parts.append(payload)
+    return feedback_pb2.PullOutboxEventsResponse.FromString(b"".join(parts))
 
 
 def event_json_reference(event: OutboxEvent) -> str:

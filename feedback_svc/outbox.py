@@ -5,6 +5,11 @@ feedback is complete: scored or without comment). ``release`` then gives ready r
 ``sequence`` under a transaction-scoped advisory lock, so releases are serialized across
 replicas and sequence order is exactly release commit order: a consumer that pulls with
 ``after_sequence`` can never miss an event that commits later with a smaller sequence.
+
+The release transaction also stores each event, serialized (``payload``), in its outbox
+row: a pull then reads bytes from one table instead of joining and re-encoding the
+feedback rows. Rows released without a payload (before migration 0003) are encoded from
+the feedback row at pull time.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from feedback_svc.domain import (
 
 # Texts -> scores in order; raises to leave the claimed rows pending.
 Scorer = Callable[[Sequence[str]], Awaitable[list[SentimentScore]]]
+# A released event -> its serialized wire form (the ``payload`` column).
+Encoder = Callable[[OutboxEvent], bytes]
 
 RELEASE_LOCK_KEY = 0x46424F5554  # "FBOUT"
 RELEASE_BATCH = 5000
@@ -54,11 +61,23 @@ FROM released r JOIN feedback f ON f.id = r.feedback_id
 ORDER BY r.sequence
 """
 
-PULL_SQL = f"""
+STORE_PAYLOADS_SQL = """
+UPDATE feedback_outbox o SET payload = p.payload
+FROM unnest($1::bigint[], $2::bytea[]) AS p(feedback_id, payload)
+WHERE o.feedback_id = p.feedback_id
+"""
+
+PULL_SQL = """
+SELECT sequence, payload FROM feedback_outbox
+WHERE sequence IS NOT NULL AND acknowledged_at IS NULL AND sequence > $1
+ORDER BY sequence LIMIT $2
+"""
+
+# Rows released without a payload: built from the feedback row, as before migration 0003.
+PULL_LEGACY_SQL = f"""
 SELECT o.sequence, o.released_at, {_F_COLUMNS}
 FROM feedback_outbox o JOIN feedback f ON f.id = o.feedback_id
-WHERE o.sequence IS NOT NULL AND o.acknowledged_at IS NULL AND o.sequence > $1
-ORDER BY o.sequence LIMIT $2
+WHERE o.sequence = ANY($1::bigint[])
 """
 
 ACK_SQL = """
@@ -106,8 +125,9 @@ def _event(row: asyncpg.Record) -> OutboxEvent:
 
 
 class OutboxStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, encode: Encoder) -> None:
         self._pool = pool
+        self._encode = encode
 
     async def release(self, limit: int = RELEASE_BATCH) -> list[OutboxEvent]:
         """Releases up to ``limit`` ready events; returns them in sequence order."""
@@ -116,11 +136,33 @@ class OutboxStore:
             # turn instead of leaving freshly committed rows for the next poll.
             await connection.execute("SELECT pg_advisory_xact_lock($1)", RELEASE_LOCK_KEY)
             rows = await connection.fetch(RELEASE_SQL, limit)
-        return [_event(row) for row in rows]
+            events = [_event(row) for row in rows]
+            if events:
+                await connection.execute(
+                    STORE_PAYLOADS_SQL,
+                    [event.feedback_id for event in events],
+                    [self._encode(event) for event in events],
+                )
+        return events
 
-    async def pull(self, after_sequence: int, max_events: int) -> list[OutboxEvent]:
+    async def pull(self, after_sequence: int, max_events: int) -> list[bytes]:
+        """The serialized events (released, unacknowledged, ``sequence > after_sequence``)
+        in sequence order, at most ``max_events``."""
         rows = await self._pool.fetch(PULL_SQL, after_sequence, max_events)
-        return [_event(row) for row in rows]
+        payloads: list[bytes | None] = [row[1] for row in rows]
+        if None in payloads:
+            legacy = [row[0] for row in rows if row[1] is None]
+            built = {
+                row["sequence"]: self._encode(_event(row))
+                for row in await self._pool.fetch(PULL_LEGACY_SQL, legacy)
+            }
+            # A row whose feedback is gone (never: feedback rows are not deleted) is
+            # dropped, as the join did before.
+            payloads = [
+                payload if payload is not None else built.get(row[0])
+                for row, payload in zip(rows, payloads, strict=True)
+            ]
+        return [payload for payload in payloads if payload is not None]
 
     async def acknowledge(self, sequences: Sequence[int]) -> int:
         if not sequences:

@@ -14,7 +14,6 @@ from feedback_svc.domain import (
     FeedbackPage,
     FeedbackRecord,
     NewFeedback,
-    OutboxEvent,
     OutboxStatus,
     RawSubmission,
     SentimentScore,
@@ -202,7 +201,8 @@ class FeedbackService:
 
     # --- outbox (internal) -----------------------------------------------------------
 
-    async def pull_events(self, after_sequence: int, max_events: int) -> list[OutboxEvent]:
+    async def pull_events(self, after_sequence: int, max_events: int) -> list[bytes]:
+        """Serialized FeedbackEvents, in sequence order."""
         if max_events < 0:
             raise InvalidArgument.single("max_events", "must not be negative")
         if after_sequence < 0:

@@ -11,7 +11,7 @@ from google.rpc import error_details_pb2
 from feedback_svc.convert import (
     LABEL_FROM_PROTO,
     TYPE_FROM_PROTO,
-    event_message,
+    events_response,
     feedback_message,
     optional_datetime,
     raw_submission,
@@ -132,8 +132,8 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
     async def PullOutboxEvents(
         self, request: feedback_pb2.PullOutboxEventsRequest, context: grpc.aio.ServicerContext
     ) -> feedback_pb2.PullOutboxEventsResponse:
-        events = await self._service.pull_events(request.after_sequence, request.max_events)
-        return feedback_pb2.PullOutboxEventsResponse(events=[event_message(e) for e in events])
+        payloads = await self._service.pull_events(request.after_sequence, request.max_events)
+        return events_response(payloads)
 
     async def AckOutboxEvents(
         self, request: feedback_pb2.AckOutboxEventsRequest, context: grpc.aio.ServicerContext

@@ -6,6 +6,7 @@ import logging
 
 import grpc
 
+from feedback_svc.convert import event_payload
 from feedback_svc.outbox import OutboxStore
 from feedback_svc.repository import FeedbackRepository, create_pool
 from feedback_svc.sentiment import SentimentClient
@@ -43,7 +44,7 @@ async def create_target(settings: Settings, resources: Resources) -> ServiceTarg
     engine_url = resources.database().url.render_as_string(hide_password=False)
     pool = await create_pool(engine_url, settings.db_pool_size)
     repository = FeedbackRepository(pool)
-    outbox = OutboxStore(pool)
+    outbox = OutboxStore(pool, event_payload)
     sentiment = SentimentClient(
         resources.channel(settings.sentiment_addr),
         resources.internal_metadata(),

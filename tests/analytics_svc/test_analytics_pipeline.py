@@ -5,8 +5,9 @@ PostgreSQL, for day/week/month and UTC, America/Los_Angeles and Asia/Kolkata.
 
 The pipeline stamps ``created_at = now()``. To spread feedback over 120 days, the test
 submits with no ingest worker running, waits until the outbox released every row, then
-(test only) UPDATEs ``created_at`` in PostgreSQL, and only then starts the ingest worker:
-the outbox pull joins the feedback row, so ClickHouse receives the updated times.
+(test only) UPDATEs ``created_at`` in PostgreSQL and clears the outbox rows' stored event
+payloads, and only then starts the ingest worker: without a payload the outbox pull
+rebuilds the event from the feedback row, so ClickHouse receives the updated times.
 """
 
 from __future__ import annotations
@@ -131,6 +132,11 @@ async def env(settings: Settings, token_for: Callable[..., str]) -> AsyncIterato
             "FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ts) WHERE f.id = v.id",
             ids,
             stamps,
+        )
+        # Released events carry their payload as of release; drop it so that the pull
+        # rebuilds each event from the (back-dated) feedback row.
+        await db.execute(
+            "UPDATE feedback_outbox SET payload = NULL WHERE feedback_id = ANY($1::bigint[])", ids
         )
         ingest = local.model_copy(update={"feedback_addr": f"127.0.0.1:{feedback.port}"})
         analytics = await servers.start(["ingest", "analytics"], ingest)

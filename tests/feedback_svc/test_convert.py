@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from google.protobuf import json_format, timestamp_pb2
 
-from feedback_svc.convert import event_json, event_json_reference, timestamp
+from feedback_svc.convert import (
+    event_json,
+    event_json_reference,
+    event_message,
+    event_payload,
+    events_response,
+    timestamp,
+)
 from feedback_svc.domain import FeedbackRecord, OutboxEvent
 from feedbackmesh.feedback.v1 import feedback_pb2
 
@@ -54,6 +61,27 @@ def test_event_json_matches_json_format(record: FeedbackRecord) -> None:
     parsed = json_format.Parse(fast, feedback_pb2.FeedbackEvent())
     assert parsed.feedback_id == record.id and parsed.sequence == 77
     assert "\n" not in fast
+
+
+def test_events_response_from_payloads_equals_built_messages() -> None:
+    # fmt: off
+    events = [
+        OutboxEvent(
+            sequence=n + 1, feedback_id=r.id + n, tenant_id=r.tenant_id, user_id=r.user_id,
+            feedback_type=r.feedback_type, execution_id=r.execution_id, agent_id=r.agent_id,
+            chat_session_id=r.chat_session_id, rating=r.rating, sentiment=r.sentiment,
+            sentiment_score=r.sentiment_score, has_comment=r.comment is not None,
+            tags=r.tags if n != 1 else [f"tag-{i}" for i in range(40)],  # > 127 bytes
+            created_at=r.created_at, released_at=BASE + timedelta(seconds=n),
+        )
+        for n, r in enumerate(CASES)
+    ]
+    # fmt: on
+    payloads = [event_payload(e) for e in events]
+    assert any(len(p) >= 128 for p in payloads) and any(len(p) < 128 for p in payloads)
+    expected = feedback_pb2.PullOutboxEventsResponse(events=[event_message(e) for e in events])
+    assert events_response(payloads) == expected
+    assert events_response([]) == feedback_pb2.PullOutboxEventsResponse()
 
 
 @pytest.mark.parametrize(

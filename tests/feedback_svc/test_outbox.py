@@ -129,6 +129,32 @@ async def test_pull_ack_and_status(env: FeedbackEnv, db: asyncpg.Connection) -> 
     assert status.backlog == totals["backlog"] >= 2
 
 
+async def test_events_released_without_payload_are_built_from_feedback(
+    env: FeedbackEnv, db: asyncpg.Connection
+) -> None:
+    """Rows released before migration 0003 (no payload) pull exactly as stored ones."""
+    for n in range(4):
+        await env.submit(feedback_type=GENERAL, rating=n + 1, comment="good" if n % 2 else "")
+
+    async def released() -> bool:
+        return len(await pull_all(env, env.tenant)) == 4
+
+    await wait_for(released)
+    stored = await pull_all(env, env.tenant)
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM feedback_outbox WHERE tenant_id = $1 AND payload IS NOT NULL",
+            env.tenant,
+        )
+        == 4
+    )
+    legacy = [stored[0].sequence, stored[2].sequence]
+    await db.execute(
+        "UPDATE feedback_outbox SET payload = NULL WHERE sequence = ANY($1::bigint[])", legacy
+    )
+    assert await pull_all(env, env.tenant) == stored
+
+
 async def test_internal_rpcs_need_the_internal_scope(env: FeedbackEnv) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await env.stub.PullOutboxEvents(feedback_pb2.PullOutboxEventsRequest(), metadata=env.md())
@@ -154,7 +180,7 @@ async def test_migrations_are_idempotent(settings: Settings, db: asyncpg.Connect
     from feedback_svc.migrations import migrate_database
 
     await migrate_database(settings)
-    assert await db.fetchval("SELECT version_num FROM feedback_alembic_version") == "0002"
+    assert await db.fetchval("SELECT version_num FROM feedback_alembic_version") == "0003"
 
 
 async def test_redis_down_never_fails_a_submission(

@@ -13,8 +13,10 @@ from prometheus_client import REGISTRY
 
 async def shift_created_at(mesh: Mesh, ids: list[int]) -> None:
     """Test-only: spread feedback over 9 days and all hours. Done while the worker is
-    down, so the rows reach ClickHouse only through the outbox pull, which reads the
-    feedback row at pull time (never the published copy)."""
+    down, so the rows reach ClickHouse only through the outbox pull. Their events were
+    stored (``payload``) at release, before the shift: clearing the payload makes the pull
+    build them from the shifted feedback rows (the path of rows released before
+    migration 0003)."""
     dsn = mesh.settings.database_url.get_secret_value().replace("+asyncpg", "")  # type: ignore[union-attr]
     conn = await asyncpg.connect(dsn)
     try:
@@ -23,6 +25,9 @@ async def shift_created_at(mesh: Mesh, ids: list[int]) -> None:
                    - (id % 24) * interval '1 hour' - (id % 7) * interval '1 minute'
                WHERE id = ANY($1::bigint[])""",
             ids,
+        )
+        await conn.execute(
+            "UPDATE feedback_outbox SET payload = NULL WHERE feedback_id = ANY($1::bigint[])", ids
         )
     finally:
         await conn.close()
