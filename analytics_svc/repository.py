@@ -41,6 +41,10 @@ class Filters:
     def targets(self) -> bool:
         return bool(self.agent_id or self.execution_id or self.chat_session_id)
 
+    @property
+    def shape(self) -> queries.Shape:
+        return queries.Shape(typed=bool(self.feedback_type), targets=self.targets)
+
 
 @dataclass(slots=True)
 class Measures:
@@ -191,7 +195,7 @@ class AnalyticsRepository:
         parts = split.parts
         if previous is not None:
             parts = (parts[0] or previous.parts[0], parts[1] or previous.parts[1])
-        sql = queries.measures_sql(which, grain, parts, previous is not None)
+        sql = queries.measures_sql(which, grain, parts, previous is not None, filters.shape)
         params = self._params(filters, split, tz)
         if previous is not None:
             params |= {
@@ -203,14 +207,19 @@ class AnalyticsRepository:
         out: dict[BucketKey, Measures] = {}
         total_previous = Measures()
         for period, key, *values in rows:
-            measures = Measures()
-            for column, value in zip(columns, values, strict=True):
-                cast = float if column == "sentiment_score_sum" else int
-                setattr(measures, column, cast(value))
+            # A bucket may have a row from each table: partial sums, added exactly here.
             if period:
-                out[_key(key)] = measures
+                bucket = _key(key)
+                measures = out.get(bucket)
+                if measures is None:
+                    measures = out[bucket] = Measures()
             else:
-                total_previous.add(measures)
+                measures = total_previous
+            for column, value in zip(columns, values, strict=True):
+                if column == "sentiment_score_sum":
+                    measures.sentiment_score_sum += float(value)
+                else:
+                    setattr(measures, column, getattr(measures, column) + int(value))
         return out, total_previous
 
     async def usage(
@@ -218,7 +227,9 @@ class AnalyticsRepository:
     ) -> tuple[dict[BucketKey, Usage], Usage]:
         """Per bucket, and distinct over the whole range (not a sum of buckets)."""
         rows = await self._query(
-            rpc, queries.usage_sql(grain, split.parts), self._params(filters, split, tz)
+            rpc,
+            queries.usage_sql(grain, split.parts, filters.shape),
+            self._params(filters, split, tz),
         )
         buckets: dict[BucketKey, Usage] = {}
         total = Usage(0, 0)
@@ -233,7 +244,7 @@ class AnalyticsRepository:
         self, rpc: str, filters: Filters, split: Split, top_n: int
     ) -> dict[str, list[Ranked]]:
         params = self._params(filters, split, "UTC") | {"top_n": top_n}
-        rows = await self._query(rpc, queries.themes_sql(split.parts), params)
+        rows = await self._query(rpc, queries.themes_sql(split.parts, filters.shape), params)
         out: dict[str, list[Ranked]] = {"positive": [], "negative": []}
         for label, tag, count, rating_sum in rows:
             out[str(label)].append(Ranked(str(tag), int(count), int(rating_sum)))
@@ -250,7 +261,7 @@ class AnalyticsRepository:
             "end": _ts(end),
             "top_n": top_n,
         }
-        rows = await self._query(rpc, queries.TOP_TARGETS_SQL, params)
+        rows = await self._query(rpc, queries.top_targets_sql(filters.shape), params)
         out: dict[str, list[Ranked]] = {"agent": [], "execution": []}
         for kind, target, count, rating_sum in rows:
             out[str(kind)].append(Ranked(str(int(target)), int(count), int(rating_sum)))
