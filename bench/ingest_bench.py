@@ -39,10 +39,9 @@ from feedback_svc.migrations import migrate_database  # noqa: E402
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc  # noqa: E402
 from ingest_svc.repository import ClickHouseRepository  # noqa: E402
 from mesh_runtime.auth import SCOPE_FEEDBACK_WRITE, SCOPE_INTERNAL, mint_token  # noqa: E402
-from mesh_runtime.resources import Resources  # noqa: E402
+from mesh_runtime.local import LocalMesh  # noqa: E402
 from mesh_runtime.server import MeshServer  # noqa: E402
 from mesh_runtime.settings import Settings  # noqa: E402
-from mesh_runtime.targets import create_targets  # noqa: E402
 
 COMMENTS = ["", "", "", "great agent", "useless answer", "fine", "very helpful, thanks"]
 
@@ -71,16 +70,11 @@ def free_port() -> int:
 class Bench:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.servers: list[tuple[MeshServer, Resources]] = []
+        self.mesh = LocalMesh()
         self.rng = random.Random(1)
 
     async def serve(self, names: list[str], settings: Settings) -> MeshServer:
-        resources = Resources(settings)
-        targets = await create_targets(names, settings, resources)
-        server = MeshServer(settings, targets, port=0, metrics_port=None, host="127.0.0.1")
-        await server.start()
-        self.servers.append((server, resources))
-        return server
+        return await self.mesh.start(names, settings)
 
     async def start_backends(self) -> None:
         """FeedbackService + SentimentService in their own process (as deployed), so the
@@ -210,9 +204,7 @@ class Bench:
 
     async def close(self) -> None:
         await self.channel.close()
-        for server, resources in reversed(self.servers):
-            await server.stop(grace=1.0)
-            await resources.close()
+        await self.mesh.stop()
         self.backend.send_signal(signal.SIGTERM)
         await self.backend.wait()
 

@@ -20,10 +20,10 @@ import pytest_asyncio
 
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
 from mesh_runtime.embedded import EmbeddedPostgres, EmbeddedValkey
-from mesh_runtime.resources import Resources
+from mesh_runtime.local import LocalMesh
 from mesh_runtime.server import MeshServer
 from mesh_runtime.settings import Settings
-from mesh_runtime.targets import ServiceTarget, create_targets
+from mesh_runtime.targets import ServiceTarget
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -142,7 +142,7 @@ async def serve(settings: Settings) -> AsyncIterator[ServeFactory]:
     Targets are built by their packages' ``create_target``; or pass ready
     ``ServiceTarget`` objects. Everything started is stopped at teardown.
     """
-    started: list[tuple[MeshServer, Resources]] = []
+    mesh = LocalMesh()
 
     async def start(
         targets: Sequence[str | ServiceTarget],
@@ -150,18 +150,7 @@ async def serve(settings: Settings) -> AsyncIterator[ServeFactory]:
         settings: Settings = settings,
         metrics: bool = True,
     ) -> MeshServer:
-        resources = Resources(settings)
-        names = [t for t in targets if isinstance(t, str)]
-        built = await create_targets(names, settings, resources)
-        built += [t for t in targets if isinstance(t, ServiceTarget)]
-        server = MeshServer(
-            settings, built, port=0, metrics_port=0 if metrics else None, host="127.0.0.1"
-        )
-        await server.start()
-        started.append((server, resources))
-        return server
+        return await mesh.start(targets, settings, metrics=metrics)
 
     yield start
-    for server, resources in reversed(started):
-        await server.stop(grace=1.0, delay=0)
-        await resources.close()
+    await mesh.stop()

@@ -4,7 +4,6 @@ numbers computed by SQL over PostgreSQL (the truth)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,10 +11,7 @@ from typing import Any
 import asyncpg
 
 from feedbackmesh.feedback.v1 import feedback_pb2
-from mesh_runtime.resources import Resources
-from mesh_runtime.server import MeshServer
-from mesh_runtime.settings import Settings
-from mesh_runtime.targets import create_targets
+from mesh_runtime.local import LocalMesh
 
 COMMENTS = (
     None,
@@ -36,22 +32,8 @@ TYPES = (
 )
 
 
-@dataclass
-class Servers:
-    servers: list[tuple[MeshServer, Resources]]
-
-    async def start(self, names: Sequence[str], settings: Settings) -> MeshServer:
-        resources = Resources(settings)
-        targets = await create_targets(names, settings, resources)
-        server = MeshServer(settings, targets, port=0, metrics_port=None, host="127.0.0.1")
-        await server.start()
-        self.servers.append((server, resources))
-        return server
-
-    async def stop(self) -> None:
-        for server, resources in reversed(self.servers):
-            await server.stop(grace=1.0)
-            await resources.close()
+class Servers(LocalMesh):
+    """The pipeline's servers, started in this process (names as in ``feedbackmesh serve``)."""
 
 
 def random_submission(rnd: random.Random, index: int) -> feedback_pb2.SubmitFeedbackRequest:

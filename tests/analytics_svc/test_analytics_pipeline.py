@@ -100,7 +100,7 @@ async def _submit(env_settings: Settings, port: int, token_for: Callable[..., st
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def env(settings: Settings, token_for: Callable[..., str]) -> AsyncIterator[Env]:
     await migrate_database(settings)
-    servers = Servers([])
+    servers = Servers()
     dsn = settings.database_url.get_secret_value().replace("+asyncpg", "")  # type: ignore[union-attr]
     db = await asyncpg.connect(dsn)
     try:
