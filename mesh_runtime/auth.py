@@ -35,6 +35,8 @@ DEFAULT_USER_SCOPES = (
     SCOPE_ANALYTICS_READ,
 )
 INTERNAL_TENANT = "_mesh"
+# Verified tokens remembered per process (cleared when full: tokens are few and long-lived).
+_VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._keys: dict[str | None, Any] = {}
+        self._verified: dict[str, tuple[Principal, float]] = {}
         if self._algorithm == "HS256":
             self._keys[None] = settings.jwt_secret.get_secret_value().encode()
         else:
@@ -95,6 +98,21 @@ class TokenVerifier:
         raise Unauthenticated("the token is signed with an unknown key")
 
     def verify(self, token: str) -> Principal:
+        # A verified token is remembered until it expires: clients reuse one token for
+        # many calls, and checking the signature is ~65 us of a ~1 ms call.
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires_at = cached
+            if time.time() < expires_at:
+                return principal
+            del self._verified[token]
+        principal, expires_at = self._decode(token)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires_at)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -111,7 +129,8 @@ class TokenVerifier:
         tenant = claims.get("tenant_id")
         if not isinstance(tenant, str | int) or str(tenant) == "":
             raise Unauthenticated("the token has no tenant_id claim")
-        return Principal(str(tenant), str(claims["sub"]), frozenset(_scopes_of(claims)))
+        principal = Principal(str(tenant), str(claims["sub"]), frozenset(_scopes_of(claims)))
+        return principal, float(claims["exp"])
 
 
 def _scopes_of(claims: dict[str, Any]) -> Iterable[str]:

@@ -83,3 +83,14 @@ def test_rs256_verifies_with_the_jwks_file_and_rejects_other_keys(tmp_path: Path
     hs = jwt.encode(_claims(), "x" * 64, algorithm="HS256", headers={"kid": "k1"})
     with pytest.raises(Unauthenticated):
         verifier.verify(hs)
+
+
+def test_a_cached_token_is_refused_once_it_expires() -> None:
+    settings = Settings()
+    verifier = TokenVerifier(settings)
+    token = mint_token(settings, tenant_id="acme", user_id="u1", ttl_seconds=1)
+    assert verifier.verify(token).tenant_id == "acme"
+    assert verifier.verify(token).tenant_id == "acme"  # served from the cache
+    time.sleep(2.1)  # exp has whole-second resolution
+    with pytest.raises(Unauthenticated):
+        verifier.verify(token)
