@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -16,6 +15,7 @@ from feedbackmesh.analytics.v1 import analytics_pb2_grpc
 from feedbackmesh.feedback.v1 import feedback_pb2
 from mesh_runtime.auth import current_principal
 from mesh_runtime.errors import InvalidArgument
+from mesh_runtime.timestamps import field_datetime
 
 _GRAINS: dict[int, Grain] = {
     pb.GRANULARITY_UNSPECIFIED: Grain.DAY,
@@ -32,13 +32,6 @@ _TYPES: dict[int, str] = {
     feedback_pb2.FEEDBACK_TYPE_CHAT: "chat",
     feedback_pb2.FEEDBACK_TYPE_GENERAL: "general",
 }
-
-
-def _time(request: Any, name: str) -> datetime | None:
-    if not request.HasField(name):
-        return None
-    stamp = getattr(request, name)
-    return datetime.fromtimestamp(stamp.seconds, UTC).replace(microsecond=stamp.nanos // 1000)
 
 
 def _grain(value: int) -> Grain:
@@ -62,8 +55,8 @@ def _id(request: Any, name: str) -> int:
 
 def _range_params(request: Any, top_n: int = 0) -> RangeParams:
     return RangeParams(
-        start=_time(request, "start_time"),
-        end=_time(request, "end_time"),
+        start=field_datetime(request, "start_time"),
+        end=field_datetime(request, "end_time"),
         grain=_grain(request.granularity),
         time_zone=request.time_zone,
         feedback_type=_type(request.feedback_type),
@@ -146,7 +139,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             time_zone=request.time_zone,
             feedback_type=_type(request.feedback_type),
             top_n=request.top_n,
-            end=_time(request, "end_time"),
+            end=field_datetime(request, "end_time"),
         )
         result = await self._service.usage_trends(current_principal().tenant_id, params)
         return pb.GetUsageTrendsResponse(
@@ -167,7 +160,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             period=request.period,
             time_zone=request.time_zone,
             feedback_type=_type(request.feedback_type),
-            end=_time(request, "end_time"),
+            end=field_datetime(request, "end_time"),
         )
         body = await export_view(
             self._service,

@@ -13,7 +13,6 @@ from feedback_svc.convert import (
     TYPE_FROM_PROTO,
     events_response,
     feedback_message,
-    optional_datetime,
     raw_submission,
 )
 from feedback_svc.domain import FeedbackFilter
@@ -22,6 +21,7 @@ from feedback_svc.service import FeedbackService
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from mesh_runtime.auth import current_principal
 from mesh_runtime.errors import FieldViolation, InvalidArgument
+from mesh_runtime.timestamps import field_datetime, optional_timestamp
 
 DUPLICATE_HEADER = "x-feedbackmesh-duplicate"
 _BATCH_STATUS = {
@@ -60,8 +60,8 @@ def _filter(
         max_rating=request.max_rating or None,
         sentiment=sentiment,
         tag=request.tag.lower() or None,
-        start_time=optional_datetime(request.start_time, request.HasField("start_time")),
-        end_time=optional_datetime(request.end_time, request.HasField("end_time")),
+        start_time=field_datetime(request, "start_time"),
+        end_time=field_datetime(request, "end_time"),
         user_id=request.user_id or None,
     )
 
@@ -145,14 +145,12 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         self, request: feedback_pb2.GetOutboxStatusRequest, context: grpc.aio.ServicerContext
     ) -> feedback_pb2.GetOutboxStatusResponse:
         status = await self._service.outbox_status()
-        response = feedback_pb2.GetOutboxStatusResponse(
+        return feedback_pb2.GetOutboxStatusResponse(
             backlog=status.backlog,
             pending_sentiment=status.pending_sentiment,
             released_total=status.released_total,
             acknowledged_total=status.acknowledged_total,
-        )
-        if status.oldest_unacknowledged_created_at is not None:
-            response.oldest_unacknowledged_created_at.FromDatetime(
+            oldest_unacknowledged_created_at=optional_timestamp(
                 status.oldest_unacknowledged_created_at
-            )
-        return response
+            ),
+        )

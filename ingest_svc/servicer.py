@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import grpc
-from google.protobuf import timestamp_pb2
 
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ingest_svc.events import PoisonEvent, validate_event
 from ingest_svc.service import IngestWorker
 from ingest_svc.writer import GaveUp
 from mesh_runtime.errors import FieldViolation, InvalidArgument, Unavailable
+from mesh_runtime.timestamps import optional_timestamp
 
 MAX_DIRECT_EVENTS = 10_000
-
-
-def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -41,8 +31,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             rows_in_clickhouse=status.rows_in_clickhouse,
             pending_sentiment=status.pending_sentiment,
             last_error=stats.last_error,
-            last_error_time=_timestamp(stats.last_error_time),
-            last_ingest_time=_timestamp(stats.last_ingest_time),
+            last_error_time=optional_timestamp(stats.last_error_time),
+            last_ingest_time=optional_timestamp(stats.last_ingest_time),
             pubsub_connected=status.pubsub_connected,
         )
 

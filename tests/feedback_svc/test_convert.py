@@ -14,10 +14,10 @@ from feedback_svc.convert import (
     event_message,
     event_payload,
     events_response,
-    timestamp,
 )
 from feedback_svc.domain import FeedbackRecord, OutboxEvent
 from feedbackmesh.feedback.v1 import feedback_pb2
+from mesh_runtime.timestamps import to_timestamp
 
 BASE = datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC)
 
@@ -95,4 +95,4 @@ def test_events_response_from_payloads_equals_built_messages() -> None:
 def test_timestamp_matches_from_datetime(value: datetime) -> None:
     reference = timestamp_pb2.Timestamp()
     reference.FromDatetime(value)
-    assert timestamp(value) == reference
+    assert to_timestamp(value) == reference
