@@ -98,15 +98,6 @@ class _Call:
         principal.require(self._scope)
         set_current_principal(principal)
 
-    async def _fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> grpc.StatusCode:
-        """Aborts the call for ``exc``; returns the code for metrics (re-raised by abort)."""
-        if isinstance(exc, DomainError):
-            status = status_for(exc)
-            await context.abort(status.code, status.details, status.trailing_metadata)
-        logger.exception("unhandled error in %s", self._full_method, exc_info=exc)
-        await context.abort(grpc.StatusCode.INTERNAL, GENERIC_INTERNAL_MESSAGE)
-        raise AssertionError("unreachable")  # context.abort always raises
-
     def _record(self, context: grpc.aio.ServicerContext, code: Any, started: float) -> None:
         code_name = code.name if isinstance(code, grpc.StatusCode) else _code_name(context)
         metrics.GRPC_HANDLED.labels(self._service, self._method, code_name).inc()
@@ -116,25 +107,9 @@ class _Call:
 
     def wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.perf_counter()
-            metrics.GRPC_STARTED.labels(self._service, self._method).inc()
-            token = set_current_principal(None)
-            code: Any = grpc.StatusCode.OK
-            try:
+            async with _CallScope(self, context):
                 self._authenticate(context)
                 return await behavior(request, context)
-            except grpc.aio.AbortError:
-                code = None  # the servicer aborted: read the code from the context
-                raise
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as exc:
-                code = exc.code if isinstance(exc, DomainError) else grpc.StatusCode.INTERNAL
-                await self._fail(context, exc)
-            finally:
-                reset_current_principal(token)
-                self._record(context, code, started)
 
         return unary
 
@@ -142,28 +117,50 @@ class _Call:
         self, behavior: Callable[..., AsyncIterator[Any]]
     ) -> Callable[..., AsyncIterator[Any]]:
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            metrics.GRPC_STARTED.labels(self._service, self._method).inc()
-            token = set_current_principal(None)
-            code: Any = grpc.StatusCode.OK
-            try:
+            async with _CallScope(self, context):
                 self._authenticate(context)
                 async for response in behavior(request, context):
                     yield response
-            except grpc.aio.AbortError:
-                code = None
-                raise
-            except (asyncio.CancelledError, GeneratorExit):
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as exc:
-                code = exc.code if isinstance(exc, DomainError) else grpc.StatusCode.INTERNAL
-                await self._fail(context, exc)
-            finally:
-                reset_current_principal(token)
-                self._record(context, code, started)
 
         return stream
+
+
+class _CallScope:
+    """One call's bookkeeping, shared by unary and streaming RPCs: clears the caller
+    on entry, and on exit maps the outcome to a status and records the metrics."""
+
+    __slots__ = ("_call", "_context", "_started", "_token")
+
+    def __init__(self, call: _Call, context: grpc.aio.ServicerContext) -> None:
+        self._call = call
+        self._context = context
+
+    async def __aenter__(self) -> None:
+        self._started = time.perf_counter()
+        metrics.GRPC_STARTED.labels(self._call._service, self._call._method).inc()
+        self._token = set_current_principal(None)
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        code: Any = grpc.StatusCode.OK
+        try:
+            if isinstance(exc, grpc.aio.AbortError):
+                code = None  # the servicer aborted: read the code from the context
+            elif isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                code = grpc.StatusCode.CANCELLED
+            elif isinstance(exc, Exception):
+                code = exc.code if isinstance(exc, DomainError) else grpc.StatusCode.INTERNAL
+                await self._abort(exc)
+        finally:
+            reset_current_principal(self._token)
+            self._call._record(self._context, code, self._started)
+
+    async def _abort(self, exc: Exception) -> None:
+        """Ends the call for ``exc`` (``context.abort`` raises AbortError)."""
+        if isinstance(exc, DomainError):
+            status = status_for(exc)
+            await self._context.abort(status.code, status.details, status.trailing_metadata)
+        logger.exception("unhandled error in %s", self._call._full_method, exc_info=exc)
+        await self._context.abort(grpc.StatusCode.INTERNAL, GENERIC_INTERNAL_MESSAGE)
 
 
 def _code_name(context: grpc.aio.ServicerContext) -> str:
