@@ -36,7 +36,6 @@ from feedback_support import (  # noqa: E402
     RAW_TABLE,
     CpuMeter,
     closed_loop,
-    free_port,
     raw_copy,
     raw_inserts,
     serve_cmd,
@@ -46,6 +45,7 @@ from feedback_support import (  # noqa: E402
 
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc  # noqa: E402
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token  # noqa: E402
+from mesh_runtime.local import free_port  # noqa: E402
 from mesh_runtime.settings import Settings  # noqa: E402
 
 # --- the empty-RPC server (same framework: MeshServer, interceptor, auth) -------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,12 +24,6 @@ COMMENTS = [
     "It was okay, nothing special.",
     "Terrible experience, it ignored my instructions.",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- load generation ---------------------------------------------------------------------

@@ -17,7 +17,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from feedback_svc.migrations import migrate_database  # noqa: E402
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc  # noqa: E402
 from ingest_svc.repository import ClickHouseRepository  # noqa: E402
 from mesh_runtime.auth import SCOPE_FEEDBACK_WRITE, SCOPE_INTERNAL, mint_token  # noqa: E402
-from mesh_runtime.local import LocalMesh  # noqa: E402
+from mesh_runtime.local import LocalMesh, free_port  # noqa: E402
 from mesh_runtime.server import MeshServer  # noqa: E402
 from mesh_runtime.settings import Settings  # noqa: E402
 
@@ -59,12 +58,6 @@ def request(rng: random.Random) -> feedback_pb2.SubmitFeedbackRequest:
     elif kind == 3:
         r.chat_session_id = f"c{rng.randint(1, 500)}"
     return r
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Bench:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 
 from mesh_runtime.resources import Resources
@@ -41,3 +42,10 @@ class LocalMesh:
             server, resources = self._started.pop()
             await server.stop(grace=1.0, delay=0)
             await resources.close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (for servers that cannot bind port 0 themselves)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

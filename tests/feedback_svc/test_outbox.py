@@ -13,7 +13,6 @@ import pytest
 from feedback_helpers import (
     FeedbackEnv,
     Subscriber,
-    free_port,
     pull_all,
     start_fake_sentiment,
     start_feedback,
@@ -22,6 +21,7 @@ from feedback_helpers import (
 from pydantic import SecretStr
 
 from feedbackmesh.feedback.v1 import feedback_pb2
+from mesh_runtime.local import free_port
 from mesh_runtime.settings import Settings
 
 GENERAL = feedback_pb2.FEEDBACK_TYPE_GENERAL

@@ -27,7 +27,6 @@ from gateway_helpers import (
     Gateway,
     GrpcServer,
     cluster_healthy,
-    free_port,
     wait_for,
 )
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -37,6 +36,7 @@ from feedbackmesh.sentiment.v1 import sentiment_pb2_grpc
 from gateway import DEFAULT_DESCRIPTOR
 from gateway.config import render_envoy_config
 from gateway.envoy import start_envoy, stop_envoy, wait_until_ready
+from mesh_runtime.local import free_port
 from mesh_runtime.settings import Settings
 
 

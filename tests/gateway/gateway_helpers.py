@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -47,12 +46,6 @@ def mint_token(
         "exp": now + expires_in,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

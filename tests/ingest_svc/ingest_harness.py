@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,13 +25,6 @@ from mesh_runtime.auth import SCOPE_FEEDBACK_WRITE, SCOPE_INGEST_READ, SCOPE_INT
 from mesh_runtime.resources import Resources, create_clickhouse_client
 from mesh_runtime.server import MeshServer
 from mesh_runtime.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 COMMENTS = [
     "", "", "great agent, loved it", "terrible answer, useless", "it was fine I guess",

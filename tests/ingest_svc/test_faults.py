@@ -8,11 +8,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest_harness import Mesh, MeshFactory, free_port
+from ingest_harness import Mesh, MeshFactory
 from pydantic import SecretStr
 
 from ingest_svc.outbox import OutboxClient
 from mesh_runtime.embedded import EmbeddedValkey
+from mesh_runtime.local import free_port
 
 
 async def wait_caught_up(mesh: Mesh, timeout: float = 30.0) -> None:

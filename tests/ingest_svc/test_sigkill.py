@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import grpc
-from ingest_harness import Mesh, MeshFactory, free_port
+from ingest_harness import Mesh, MeshFactory
 from ingest_snapshots import assert_exact, pg_snapshot
 
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from mesh_runtime.local import free_port
 
 SCRIPT = Path(__file__).resolve().parent / "ingest_process.py"
 REPO = Path(__file__).resolve().parents[2]
