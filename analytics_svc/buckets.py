@@ -22,7 +22,6 @@ class Grain(enum.Enum):
     DAY = "day"
     WEEK = "week"  # weeks start on Monday
     MONTH = "month"
-    ALL = "all"  # one bucket for the whole range (totals, trend)
 
 
 BucketKey = date | int
@@ -65,15 +64,11 @@ def estimate_buckets(start: datetime, end: datetime, grain: Grain) -> int:
         Grain.WEEK: timedelta(days=7),
         Grain.MONTH: timedelta(days=28),
     }
-    if grain is Grain.ALL:
-        return 1
     return int(span / per_bucket[grain]) + 2
 
 
 def generate_buckets(start: datetime, end: datetime, grain: Grain, tz: ZoneInfo) -> list[Bucket]:
     """Every bucket overlapping [start, end), oldest first."""
-    if grain is Grain.ALL:
-        return [Bucket(0, "", start)]
     if grain is Grain.HOUR:
         local = start.astimezone(tz)
         # Offsets change on local hour boundaries, so stepping back within the hour is safe.

@@ -23,7 +23,6 @@ _BUCKET = {
     Grain.DAY: "toDate({col}, {{tz:String}})",
     Grain.WEEK: "toMonday({col}, {{tz:String}})",
     Grain.MONTH: "toStartOfMonth({col}, {{tz:String}})",
-    Grain.ALL: "toUInt8(0)",
 }
 
 _TENANT = """

@@ -5,7 +5,6 @@ Created lazily on first use (never at import), closed once at shutdown.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -129,4 +128,3 @@ class Resources:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
-        await asyncio.sleep(0)

@@ -42,6 +42,7 @@ class ServiceTarget:
     on_start: Callable[[], Awaitable[None]] | None = None
     # Called after the server drained: stop background work, flush, close.
     on_stop: Callable[[], Awaitable[None]] | None = None
+    # The target's internals, for tests and benchmarks that drive them directly.
     extra: dict[str, object] = field(default_factory=dict)
 
 
