@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import asyncpg  # noqa: E402
 import grpc  # noqa: E402
+from feedback_support import CpuMeter  # noqa: E402
 from ingest_plan import plan_way, writer_capacity  # noqa: E402
 from prometheus_client import REGISTRY  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
@@ -152,10 +153,15 @@ class Bench:
 
     async def sustained(self, count: int) -> float:
         started = time.perf_counter()
+        database = self.settings.database_url.get_secret_value().rsplit("/", 1)[1]  # type: ignore[union-attr]
+        meter = CpuMeter({"ingest": os.getpid(), "feedback": self.backend.pid}, database)
         await self.serve(["ingest"], self.settings)  # migrates ClickHouse, starts the worker
+        meter.start()
         running = time.perf_counter()
         await self.drained()
         elapsed = time.perf_counter() - running
+        print(f"sustained drain {meter.stop(count / 10_000).replace('/call', ' per 10,000 rows')}"
+              " (ingest: the whole process, chDB's background merges included)")  # fmt: skip
         inserts = REGISTRY.get_sample_value("ingest_clickhouse_insert_seconds_sum") or 0.0
         batches = REGISTRY.get_sample_value("ingest_batch_rows_count", {"path": "outbox"})
         print(f"sustained: {count} rows in {elapsed:.2f}s = {count / elapsed:,.0f} rows/s "

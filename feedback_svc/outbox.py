@@ -10,6 +10,13 @@ The release transaction also stores each event, serialized (``payload``), in its
 row: a pull then reads bytes from one table instead of joining and re-encoding the
 feedback rows. Rows released without a payload (before migration 0003) are encoded from
 the feedback row at pull time.
+
+Acknowledging an event deletes its outbox row: the feedback row is the record, the outbox
+only a delivery queue, and a DELETE costs PostgreSQL about a fifth of the UPDATE that
+kept acknowledged rows (no new tuple, no index entries: ~13 vs ~62 ms per 10,000 events),
+which is most of what the ingest side's drain rate waits on. The counter row keeps the
+released and acknowledged totals exact. (Rows acknowledged before that change keep their
+``acknowledged_at`` and are left alone.)
 """
 
 from __future__ import annotations
@@ -82,7 +89,7 @@ WHERE o.sequence = ANY($1::bigint[])
 
 ACK_SQL = """
 WITH acked AS (
-    UPDATE feedback_outbox SET acknowledged_at = clock_timestamp()
+    DELETE FROM feedback_outbox
     WHERE sequence = ANY($1::bigint[]) AND acknowledged_at IS NULL
     RETURNING 1
 ), totals AS (

@@ -86,6 +86,7 @@ class IngestWorker:
             if self._buffer:
                 await asyncio.wait_for(self._flush(), flush_timeout)
             await asyncio.wait_for(self.wait_acked(), flush_timeout)
+            await self._writer.close(deadline=time.monotonic() + flush_timeout)
 
     # --- pub/sub path ------------------------------------------------------------
 
@@ -148,22 +149,31 @@ class IngestWorker:
         # Acks still in flight would make this drain re-pull (and skip) their events.
         await self.wait_acked()
         events = await self.outbox.pull(self._batch_size, 0)
-        while events:
-            # Prefetch the next page while this one is written and acknowledged: the
-            # PostgreSQL read and the ClickHouse insert overlap.
-            after = max(event.sequence for event in events)
-            following = asyncio.create_task(self.outbox.pull(self._batch_size, after))
-            # Events waiting in the pub/sub buffer are written and acked by its flush
-            # (or re-pulled by the next drain if that fails).
-            todo = [event for event in events if event.feedback_id not in self._buffer]
-            try:
-                if todo:
-                    await self._ingest(todo, "outbox")
-            except BaseException:
-                following.cancel()
-                raise
-            seen += len(events)
-            events = await following
+        writing: asyncio.Task[WriteResult] | None = None
+        following: asyncio.Task[list[feedback_pb2.FeedbackEvent]] | None = None
+        try:
+            while events:
+                # Three stages overlap: the next page is read from PostgreSQL, this page
+                # is converted, and the page before is still being inserted (the writer
+                # takes pages in order; conversion runs before its lock).
+                after = max(event.sequence for event in events)
+                following = asyncio.create_task(self.outbox.pull(self._batch_size, after))
+                # Events waiting in the pub/sub buffer are written and acked by its flush
+                # (or re-pulled by the next drain if that fails).
+                todo = [event for event in events if event.feedback_id not in self._buffer]
+                previous = writing
+                writing = asyncio.create_task(self._ingest(todo, "outbox")) if todo else None
+                if previous is not None:
+                    await previous
+                seen += len(events)
+                events = await following
+            if writing is not None:
+                await writing
+        except BaseException:
+            for task in (writing, following):
+                if task is not None:
+                    task.cancel()
+            raise
         return seen
 
     # --- shared ------------------------------------------------------------------

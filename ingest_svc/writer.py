@@ -76,6 +76,7 @@ class Writer:
         self._backoff = Backoff()
         self._replayed = False
         self._pending: JournalEntry | None = None
+        self._unrecorded_done: str | None = None
 
     async def write(
         self,
@@ -87,9 +88,11 @@ class Writer:
     ) -> WriteResult:
         """Inserts the events not yet in ClickHouse; parks poison. ``deadline`` is a
         ``time.monotonic()`` bound (raises GaveUp), None retries until cancelled."""
+        # Conversion is pure: it runs before the lock, so it overlaps the insert of the
+        # batch ahead (chDB releases the GIL while it works).
+        rows, poisoned, sources = convert(list(events))
         async with self._lock:
             await self._finish_unfinished(deadline)
-            rows, poisoned, sources = convert(list(events))
             if poisoned:
                 await self._retry(
                     "park_poison", self._repo.park_poison, poisoned, deadline=deadline
@@ -142,16 +145,35 @@ class Writer:
         journaled: bool = False,
     ) -> None:
         if not journaled:
-            await self._retry("journal", self._repo.journal_begin, entry, deadline=deadline)
+            # The previous entry's 'done' rides along with this 'begin': one chDB call
+            # fewer per batch. Until then a crash replays an entry that already landed,
+            # which the deduplication tokens make a no-op (it is the latest insert).
+            await self._retry(
+                "journal", self._repo.journal_begin, entry, self._unrecorded_done,
+                deadline=deadline,
+            )  # fmt: skip
+            self._unrecorded_done = None
         started = time.perf_counter()
         await self._retry(
             "insert", self._repo.insert_events, entry.rows, entry.token, deadline=deadline
         )
         metrics.INSERT_DURATION.observe(time.perf_counter() - started)
         self._observe(entry.rows, path, received)
-        await self._retry("journal", self._repo.journal_done, entry.token, deadline=deadline)
+        if journaled:
+            await self._retry("journal", self._repo.journal_done, entry.token, deadline=deadline)
+        else:
+            self._unrecorded_done = entry.token
         if self._pending is entry:
             self._pending = None
+
+    async def close(self, deadline: float | None = None) -> None:
+        """Records the last entry's 'done' (else the next start replays it, harmlessly)."""
+        async with self._lock:
+            if self._unrecorded_done is not None and self._pending is None:
+                await self._retry(
+                    "journal", self._repo.journal_done, self._unrecorded_done, deadline=deadline
+                )
+                self._unrecorded_done = None
 
     def _observe(self, rows: Rows, path: str, received: Mapping[int, float] | None) -> None:
         now = datetime.now(UTC)

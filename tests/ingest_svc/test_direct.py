@@ -141,3 +141,60 @@ async def test_journal_replay_completes_a_view_that_missed_the_insert(mesh: Mesh
     assert await asyncio.to_thread(totals) == (50, 50, 100)
     assert await asyncio.to_thread(repo.unfinished_journal) == []
     await asyncio.to_thread(repo.close)
+
+
+@pytest.mark.parametrize("spread", [1, 1_000_000], ids=["dense ids", "scattered ids"])
+async def test_anti_join_finds_exactly_the_present_ids(mesh: Mesh, spread: int) -> None:
+    """Both look-ups (one id range for a dense batch, IN lists for scattered ids) return
+    the batch's ids already in ClickHouse and nothing else, even with rows of other
+    batches inside the range."""
+    await mesh.start_ingest()
+    await mesh.stop_ingest()
+    tenant, start = f"anti-{uuid.uuid4().hex[:6]}", first_id()
+    events = make_events(tenant, 60, start)
+    for i, event in enumerate(events):
+        event.feedback_id = start + i * spread
+    repo = ClickHouseRepository(mesh.settings)
+    writer = Writer(repo, IngestStats())
+    # Present: every third event; absent but in the id range: the others.
+    await writer.write(events[::3], "direct")
+    rows, _, _ = convert(events)
+    found = await asyncio.to_thread(repo.existing_ids, rows)
+    assert found == {e.feedback_id for e in events[::3]}
+    assert await asyncio.to_thread(repo.existing_ids, convert(events[1::3])[0]) == set()
+    await asyncio.to_thread(repo.close)
+
+
+async def test_done_rides_with_the_next_begin_and_close_records_it(mesh: Mesh) -> None:
+    """The last entry's 'done' is written with the next 'begin' (or on close); until
+    then a restart replays the landed entry, and the replay changes no count."""
+    await mesh.start_ingest()
+    await mesh.stop_ingest()
+    db = mesh.settings.clickhouse_database
+    tenant, start = f"done-{uuid.uuid4().hex[:6]}", first_id()
+    events = make_events(tenant, 30, start)
+    repo = ClickHouseRepository(mesh.settings)
+    writer = Writer(repo, IngestStats())
+    await writer.write(events[:10], "direct")
+    first = await asyncio.to_thread(repo.unfinished_journal)
+    assert [len(entry.rows) for entry in first] == [10]  # its 'done' is not written yet
+    await writer.write(events[10:20], "direct")
+    second = await asyncio.to_thread(repo.unfinished_journal)
+    assert [len(e.rows) for e in second] == [10] and second[0].token != first[0].token
+
+    # A "crash" now: a fresh writer replays the landed entry; nothing is counted twice.
+    restarted = Writer(ClickHouseRepository(mesh.settings), IngestStats())
+    result = await restarted.write(events[20:], "direct")
+    assert (result.inserted, result.duplicates) == (10, 0)
+    await restarted.close()
+    assert await asyncio.to_thread(repo.unfinished_journal) == []
+    hourly = mesh.clickhouse.query(
+        f"SELECT sum(feedback_count) FROM `{db}`.feedback_hourly WHERE tenant_id = {{t:String}}",
+        parameters={"t": tenant},
+    ).result_rows
+    raw = mesh.clickhouse.query(
+        f"SELECT count() FROM `{db}`.feedback_events WHERE tenant_id = {{t:String}}",
+        parameters={"t": tenant},
+    ).result_rows
+    assert (raw[0][0], hourly[0][0]) == (30, 30)
+    await asyncio.to_thread(repo.close)
