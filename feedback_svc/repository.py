@@ -44,7 +44,7 @@ _INSERT_TAIL = f"""
     INSERT INTO feedback_outbox (feedback_id, tenant_id, ready, created_at)
     SELECT id, tenant_id, sentiment_status <> '{STATUS_PENDING}', created_at FROM inserted
 )
-SELECT id, request_id, created_at, updated_at FROM inserted
+SELECT id, tenant_id, request_id, created_at, updated_at FROM inserted
 """
 
 # One statement = one implicit transaction: the feedback rows and their outbox rows commit
@@ -212,8 +212,11 @@ class FeedbackRepository:
             return [_inserted_record(items[0], scores[0], row) for row in rows]
         rows = await self._pool.fetch(INSERT_MANY_SQL, *_columns(items, scores))
         pairs = zip(items, scores, strict=True)
-        by_request = {item.request_id: (item, score) for item, score in pairs}
-        return [_inserted_record(*by_request[row["request_id"]], row) for row in rows]
+        # Coalesced submissions mix tenants: a request_id is unique per tenant only.
+        by_key = {(item.tenant_id, item.request_id): (item, score) for item, score in pairs}
+        return [
+            _inserted_record(*by_key[(row["tenant_id"], row["request_id"])], row) for row in rows
+        ]
 
     async def by_request_ids(self, tenant_id: str, request_ids: list[str]) -> list[FeedbackRecord]:
         rows = await self._pool.fetch(SELECT_BY_REQUEST_SQL, tenant_id, request_ids)

@@ -13,6 +13,7 @@ import grpc
 
 from feedback_svc.domain import SentimentScore
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
+from mesh_runtime.coalesce import Coalescer
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +52,14 @@ class SentimentClient:
         # out the deadline; the background scorer keeps probing.
         self._breaker_seconds = breaker_seconds
         self._open_until = 0.0
-        self._pending: list[tuple[str, asyncio.Future[SentimentScore]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._last_call_end = 0.0
+        # One call in flight at a time: while it runs, new texts queue up for the next one,
+        # so batch size grows with load.
+        self._coalescer: Coalescer[str, SentimentScore] = Coalescer(
+            self._score_coalesced,
+            max_batch=MAX_BATCH,
+            linger=COALESCE_SECONDS,
+            busy_window=BUSY_SECONDS,
+        )
 
     @property
     def timeout(self) -> float:
@@ -102,33 +108,11 @@ class SentimentClient:
         """Scores one text, sharing a batch call with concurrent callers."""
         if not self.available():
             raise SentimentUnavailable("sentiment circuit open")
-        future: asyncio.Future[SentimentScore] = asyncio.get_running_loop().create_future()
-        self._pending.append((text, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
         # The caller's wait is bounded even if it queued behind an in-flight call.
-        return await asyncio.wait_for(asyncio.shield(future), self._timeout)
+        return await asyncio.wait_for(asyncio.shield(self._coalescer.submit(text)), self._timeout)
 
-    async def _flush(self) -> None:
-        # One call in flight at a time: while it runs, new texts queue up for the next one,
-        # so batch size grows with load.
-        while self._pending:
-            busy = time.monotonic() - self._last_call_end < BUSY_SECONDS
-            await asyncio.sleep(COALESCE_SECONDS if busy else 0)
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            try:
-                scores = await self.score_batch([text for text, _ in batch], probe=True)
-            except Exception as exc:
-                self._last_call_end = time.monotonic()
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(SentimentUnavailable(str(exc)))
-                        future.exception()  # mark retrieved: a timed-out caller never reads it
-                continue
-            self._last_call_end = time.monotonic()
-            for (_, future), score in zip(batch, scores, strict=True):
-                if not future.done():
-                    future.set_result(score)
+    async def _score_coalesced(self, texts: list[str]) -> list[SentimentScore]:
+        return await self.score_batch(texts, probe=True)
 
 
 def _score(result: sentiment_pb2.SentimentResult) -> SentimentScore:

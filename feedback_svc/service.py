@@ -27,6 +27,7 @@ from feedback_svc.repository import FeedbackRepository
 from feedback_svc.sentiment import SentimentClient, SentimentUnavailable
 from feedback_svc.validation import validate
 from mesh_runtime.auth import Principal
+from mesh_runtime.coalesce import Coalescer
 from mesh_runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,12 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PULL = 1000
 MAX_PULL = 10_000
 CONFLICT_MESSAGE = "request_id was already used with a different payload"
+# Unary submissions in flight together share one INSERT (natural batching): per row that
+# halves PostgreSQL's and this process's CPU at 4 rows a statement and quarters it at 16.
+# One statement at a time gave the biggest batches and the lowest CPU and p99 per
+# submission at concurrency 16 and 64 (1: 716/s and 980/s; 2: 617/s and 940/s; 3: 620/s and
+# 762/s, same busy box); batch submissions are not queued behind it.
+INSERTS_IN_FLIGHT = 1
 
 
 class FeedbackService:
@@ -53,6 +60,10 @@ class FeedbackService:
         self._sentiment = sentiment
         self._wake_release = wake_release
         self._wake_rescore = wake_rescore
+        self._inserts: Coalescer[tuple[NewFeedback, SentimentScore | None], FeedbackRecord | None]
+        self._inserts = Coalescer(
+            self._insert_coalesced, max_batch=MAX_BATCH, max_in_flight=INSERTS_IN_FLIGHT
+        )
 
     # --- submission ------------------------------------------------------------------
 
@@ -67,10 +78,9 @@ class FeedbackService:
             except (SentimentUnavailable, TimeoutError):
                 score = None
         for _ in range(3):
-            created = await self._repository.insert_many([item], [score])
-            if created:
-                self._created(created)
-                return SubmitOutcome(created[0], duplicate=False)
+            record = await self._inserts.submit((item, score))
+            if record is not None:
+                return SubmitOutcome(record, duplicate=False)
             existing = await self._repository.by_request_ids(item.tenant_id, [item.request_id])
             if existing:
                 if existing[0].payload_hash != item.payload_hash:
@@ -78,6 +88,25 @@ class FeedbackService:
                 return SubmitOutcome(existing[0], duplicate=True)
             # The conflicting insert rolled back between our two statements: try again.
         raise AlreadyExists(CONFLICT_MESSAGE)
+
+    async def _insert_coalesced(
+        self, pairs: list[tuple[NewFeedback, SentimentScore | None]]
+    ) -> list[FeedbackRecord | None]:
+        """Inserts concurrent unary submissions in one statement: each gets its new row,
+        or None when its (tenant, request_id) exists (a retry, or a twin in this batch)."""
+        first: dict[tuple[str, str], int] = {}
+        for index, (item, _) in enumerate(pairs):
+            first.setdefault((item.tenant_id, item.request_id), index)
+        unique = [pairs[index] for index in first.values()]
+        created = await self._repository.insert_many(
+            [item for item, _ in unique], [score for _, score in unique]
+        )
+        self._created(created)
+        by_key = {(record.tenant_id, record.request_id): record for record in created}
+        return [
+            by_key.get(key) if first[key] == index else None
+            for index, key in enumerate((item.tenant_id, item.request_id) for item, _ in pairs)
+        ]
 
     async def batch_submit(
         self, principal: Principal, raws: Sequence[RawSubmission]

@@ -298,3 +298,35 @@ async def test_scored_by_the_real_sentiment_service(
     for submitted in (good, bad):
         assert submitted.feedback.sentiment_status == feedback_pb2.SENTIMENT_STATUS_SCORED
     assert good.feedback.sentiment_score > bad.feedback.sentiment_score
+
+
+async def test_concurrent_submissions_share_inserts_across_tenants(
+    env: FeedbackEnv, db: asyncpg.Connection
+) -> None:
+    """Concurrent unary submissions are inserted together: the same request_id in two
+    tenants is two rows, a twin inside the batch is one row plus a duplicate, and a
+    different payload under a used request_id is refused, all in one burst."""
+    tenants = [f"{env.tenant}-x", f"{env.tenant}-y"]
+    agent = {"feedback_type": feedback_pb2.FEEDBACK_TYPE_AGENT, "agent_id": 9}
+    calls = [env.submit(t, request_id="shared", **agent, rating=3) for t in tenants]
+    calls += [env.submit(tenants[0], request_id=f"r{n}", **agent, rating=n % 5 + 1)
+              for n in range(30)]  # fmt: skip
+    calls += [env.submit(tenants[1], request_id="r1", **agent, rating=2) for _ in range(2)]
+    responses = await asyncio.gather(*calls, return_exceptions=True)
+    shared = responses[:2]
+    assert all(not isinstance(r, BaseException) and not r.duplicate for r in shared)
+    assert shared[0].feedback.tenant_id == tenants[0] and shared[1].feedback.tenant_id == tenants[1]
+    assert shared[0].feedback.id != shared[1].feedback.id
+    twins = responses[32:]
+    assert all(not isinstance(r, BaseException) for r in twins)
+    assert sorted(r.duplicate for r in twins) == [False, True]
+    assert twins[0].feedback.id == twins[1].feedback.id
+    rows = await db.fetch(
+        "SELECT tenant_id, request_id, rating FROM feedback WHERE tenant_id = ANY($1)", tenants
+    )
+    assert len(rows) == 2 + 30 + 1
+    by_key = {(r["tenant_id"], r["request_id"]): r["rating"] for r in rows}
+    assert by_key[(tenants[1], "r1")] == 2 and by_key[(tenants[0], "r1")] == 2
+    for n, response in enumerate(responses[2:32]):
+        assert not isinstance(response, BaseException)
+        assert response.feedback.rating == n % 5 + 1 == by_key[(tenants[0], f"r{n}")]
