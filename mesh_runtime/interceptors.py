@@ -49,6 +49,9 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, verifier: TokenVerifier, method_scopes: Mapping[str, str]) -> None:
         self._verifier = verifier
         self._method_scopes = dict(method_scopes)
+        # The wrapped handler per method, built once (not on every call), with the handler
+        # it wraps: the server hands out the same handler object for a method each time.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -59,6 +62,12 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
             return handler
+        cached = self._wrapped.get(method)
+        if cached is None or cached[0] is not handler:
+            cached = self._wrapped[method] = (handler, self._wrap(method, handler))
+        return cached[1]
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         # A method no target declared is internal-only: deny by default.
         scope = self._method_scopes.get(method, "mesh:internal")
         call = _Call(self._verifier, method, scope)
@@ -83,6 +92,10 @@ class _Call:
         self._scope = scope
         self._service, self._method = metrics.split_method(method)
         self._full_method = method
+        # Labelled children resolved once: ``labels()`` takes a lock and a dict look-up.
+        self.started = metrics.GRPC_STARTED.labels(self._service, self._method)
+        self._latency = metrics.GRPC_LATENCY.labels(self._service, self._method)
+        self._handled: dict[str, Any] = {}
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
         token = ""
@@ -100,10 +113,13 @@ class _Call:
 
     def _record(self, context: grpc.aio.ServicerContext, code: Any, started: float) -> None:
         code_name = code.name if isinstance(code, grpc.StatusCode) else _code_name(context)
-        metrics.GRPC_HANDLED.labels(self._service, self._method, code_name).inc()
-        metrics.GRPC_LATENCY.labels(self._service, self._method).observe(
-            time.perf_counter() - started
-        )
+        handled = self._handled.get(code_name)
+        if handled is None:
+            handled = self._handled[code_name] = metrics.GRPC_HANDLED.labels(
+                self._service, self._method, code_name
+            )
+        handled.inc()
+        self._latency.observe(time.perf_counter() - started)
 
     def wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -137,7 +153,7 @@ class _CallScope:
 
     async def __aenter__(self) -> None:
         self._started = time.perf_counter()
-        metrics.GRPC_STARTED.labels(self._call._service, self._call._method).inc()
+        self._call.started.inc()
         self._token = set_current_principal(None)
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
