@@ -129,13 +129,6 @@ class Split:
     rollup_start: datetime
     rollup_end: datetime
 
-    @property
-    def parts(self) -> tuple[bool, bool]:
-        """(read the rollup?, read raw events?): only the branches the range needs."""
-        rollup = self.rollup_start < self.rollup_end
-        raw = not rollup or self.start < self.rollup_start or self.rollup_end < self.end
-        return rollup, raw
-
 
 def split_range(start: datetime, end: datetime, use_rollups: bool) -> Split:
     if use_rollups:

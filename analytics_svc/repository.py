@@ -11,8 +11,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -65,11 +65,31 @@ class Measures:
     sentiment_score_sum: float = 0.0
 
     def add(self, other: Measures) -> None:
-        for name in queries.MEASURE_COLUMNS:
+        for name in _MEASURE_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def add_ratings(self, counts: Sequence[int]) -> None:
+        """Adds the counts of ratings 1..5; count and rating_sum follow exactly."""
+        for rating, count in enumerate(counts, start=1):
+            setattr(self, f"rating_{rating}", getattr(self, f"rating_{rating}") + count)
+            self.count += count
+            self.rating_sum += rating * count
+
+    def add_sentiment(self, counts: Sequence[int], score_sum: float) -> None:
+        """Adds (positive, neutral, negative, no_comment) counts and the score sum."""
+        positive, neutral, negative, no_comment = counts
+        self.positive += positive
+        self.neutral += neutral
+        self.negative += negative
+        self.no_comment += no_comment
+        self.scored_count += positive + neutral + negative
+        self.sentiment_score_sum += score_sum
 
     def ratings(self) -> list[int]:
         return [self.rating_1, self.rating_2, self.rating_3, self.rating_4, self.rating_5]
+
+
+_MEASURE_FIELDS = tuple(f.name for f in fields(Measures))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +107,27 @@ class Ranked:
     rating_sum: int
 
 
-def _ts(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+# The Enum8 codes of feedback_events.sentiment in the order of Measures.add_sentiment:
+# positive = 1, neutral = 2, negative = 3, no_comment = 0 (ingest_svc/schema.py).
+_SENTIMENT_CODES = (1, 2, 3, 0)
 
 
-def _hour(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _add_row(measures: Measures, which: str, group: int, values: Sequence[Any]) -> None:
+    """One row of queries.measures_sql: the rollup's sums (group 0), or the count (m0) and
+    score sum (m4) of the raw rows of one rating (group = rating) or one sentiment
+    (group = 1 + its Enum8 code)."""
+    if group == 0:
+        counts = [int(v) for v in values[:4]]
+        if which == "ratings":
+            measures.add_ratings([*counts, int(values[4])])
+        else:
+            measures.add_sentiment(counts, float(values[4]))
+    elif which == "ratings":
+        measures.add_ratings([int(values[0]) if group == r else 0 for r in range(1, 6)])
+    else:
+        counts = [int(values[0]) if group == 1 + code else 0 for code in _SENTIMENT_CODES]
+        # No-comment rows carry no score (0 by the ingest contract; the old sumIf skipped it).
+        measures.add_sentiment(counts, float(values[4]) if group != 1 else 0.0)
 
 
 def _key(value: Any) -> BucketKey:
@@ -168,13 +203,7 @@ class AnalyticsRepository:
             "agent_id": filters.agent_id,
             "execution_id": filters.execution_id,
             "chat_session_id": filters.chat_session_id,
-            "start": _ts(split.start),
-            "end": _ts(split.end),
-            "rollup_start": _ts(split.rollup_start),
-            "rollup_end": _ts(split.rollup_end),
-            # Whole hours (or an empty range), compared with the rollups' DateTime key.
-            "rollup_start_hour": _hour(split.rollup_start),
-            "rollup_end_hour": _hour(split.rollup_end),
+            "start": queries.ts(split.start),
             "tz": tz,
             "top_n": 0,
         }
@@ -191,23 +220,14 @@ class AnalyticsRepository:
     ) -> tuple[dict[BucketKey, Measures], Measures]:
         """Per bucket of ``split`` and the total of ``previous`` (zero when None), for the
         measure set ``which`` of queries.MEASURE_SETS (other fields stay 0)."""
-        columns = queries.MEASURE_SETS[which]
-        parts = split.parts
-        if previous is not None:
-            parts = (parts[0] or previous.parts[0], parts[1] or previous.parts[1])
+        parts, ranges = queries.reads(split, *([previous] if previous is not None else []))
         sql = queries.measures_sql(which, grain, parts, previous is not None, filters.shape)
-        params = self._params(filters, split, tz)
-        if previous is not None:
-            params |= {
-                f"previous_{name}": value
-                for name, value in self._params(filters, previous, tz).items()
-                if name.startswith(("start", "end", "rollup_"))
-            }
+        params = self._params(filters, split, tz) | ranges
         rows = await self._query(rpc, sql, params)
         out: dict[BucketKey, Measures] = {}
         total_previous = Measures()
-        for period, key, *values in rows:
-            # A bucket may have a row from each table: partial sums, added exactly here.
+        for period, key, group, *values in rows:
+            # A bucket may have rows from each table: partial sums, added exactly here.
             if period:
                 bucket = _key(key)
                 measures = out.get(bucket)
@@ -215,21 +235,18 @@ class AnalyticsRepository:
                     measures = out[bucket] = Measures()
             else:
                 measures = total_previous
-            for column, value in zip(columns, values, strict=True):
-                if column == "sentiment_score_sum":
-                    measures.sentiment_score_sum += float(value)
-                else:
-                    setattr(measures, column, getattr(measures, column) + int(value))
+            _add_row(measures, which, int(group), values)
         return out, total_previous
 
     async def usage(
         self, rpc: str, filters: Filters, split: Split, grain: Grain, tz: str
     ) -> tuple[dict[BucketKey, Usage], Usage]:
         """Per bucket, and distinct over the whole range (not a sum of buckets)."""
+        parts, ranges = queries.reads(split)
         rows = await self._query(
             rpc,
-            queries.usage_sql(grain, split.parts, filters.shape),
-            self._params(filters, split, tz),
+            queries.usage_sql(grain, parts, filters.shape),
+            self._params(filters, split, tz) | ranges,
         )
         buckets: dict[BucketKey, Usage] = {}
         total = Usage(0, 0)
@@ -243,8 +260,9 @@ class AnalyticsRepository:
     async def themes(
         self, rpc: str, filters: Filters, split: Split, top_n: int
     ) -> dict[str, list[Ranked]]:
-        params = self._params(filters, split, "UTC") | {"top_n": top_n}
-        rows = await self._query(rpc, queries.themes_sql(split.parts, filters.shape), params)
+        parts, ranges = queries.reads(split)
+        params = self._params(filters, split, "UTC") | ranges | {"top_n": top_n}
+        rows = await self._query(rpc, queries.themes_sql(parts, filters.shape), params)
         out: dict[str, list[Ranked]] = {"positive": [], "negative": []}
         for label, tag, count, rating_sum in rows:
             out[str(label)].append(Ranked(str(tag), int(count), int(rating_sum)))
@@ -257,12 +275,13 @@ class AnalyticsRepository:
         params = {
             "tenant": filters.tenant_id,
             "feedback_type": filters.feedback_type,
-            "start": _ts(start),
-            "end": _ts(end),
+            "start": queries.ts(start),
+            "end": queries.ts(end),
             "top_n": top_n,
         }
         rows = await self._query(rpc, queries.top_targets_sql(filters.shape), params)
         out: dict[str, list[Ranked]] = {"agent": [], "execution": []}
-        for kind, target, count, rating_sum in rows:
-            out[str(kind)].append(Ranked(str(int(target)), int(count), int(rating_sum)))
+        for is_agent, target, count, rating_sum in rows:
+            kind = "agent" if is_agent else "execution"
+            out[kind].append(Ranked(str(int(target)), int(count), int(rating_sum)))
         return out

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from analytics_svc.buckets import Grain, generate_buckets, split_range, whole_hour_aligned
+from analytics_svc.queries import reads
 from analytics_svc.window import range_window, usage_window
 from mesh_runtime.errors import InvalidArgument
 
@@ -80,6 +81,33 @@ def test_split_reads_partial_hours_raw() -> None:
     assert inside_one_hour.rollup_start == inside_one_hour.rollup_end
     raw = split_range(utc(2024, 3, 1), utc(2024, 3, 2), False)
     assert raw.rollup_start == raw.rollup_end == utc(2024, 3, 1)
+
+
+def test_reads_drop_empty_ranges_and_join_adjacent_ones() -> None:
+    # A range and its trend's previous period: the previous period's last partial hour
+    # and the range's first one are adjacent, so raw events are read in 3 ranges, not 4.
+    start, end = utc(2024, 3, 2, 10, 15), utc(2024, 3, 3, 9, 5)
+    current = split_range(start, end, True)
+    previous = split_range(start - (end - start), start, True)
+    parts, params = reads(current, previous)
+    assert parts == (2, 3)
+    assert (params["t1_lo"], params["t1_hi"]) == (
+        "2024-03-02 10:00:00.000000",
+        "2024-03-02 11:00:00.000000",
+    )
+    assert (params["h0_lo"], params["h1_hi"]) == ("2024-03-01 12:00:00", "2024-03-03 09:00:00")
+    # Whole-hour ends: no raw range at all, and the two rollup ranges become one.
+    start, end = utc(2024, 3, 2, 10), utc(2024, 3, 3, 9)
+    parts, params = reads(
+        split_range(start, end, True), split_range(start - (end - start), start, True)
+    )
+    assert parts == (1, 0)
+    assert (params["h0_lo"], params["h0_hi"]) == ("2024-03-01 11:00:00", "2024-03-03 09:00:00")
+    # Raw only (no rollups): the whole range.
+    assert reads(split_range(start, end, False)) == (
+        (0, 1),
+        {"t0_lo": "2024-03-02 10:00:00.000000", "t0_hi": "2024-03-03 09:00:00.000000"},
+    )
 
 
 def test_defaults_are_thirty_days_to_now_daily_in_utc() -> None:
