@@ -98,6 +98,15 @@ class ClickHouseRepository:
                 self._client_instance = create_clickhouse_client(self._settings)
             return self._client_instance
 
+    def warm_up(self) -> None:
+        """Connects and pays clickhouse-connect's lazy import of pandas (~0.5 s, on its
+        first insert) now, at start-up: later it would hold the GIL, and so the event
+        loop, in the middle of the first batch."""
+        from clickhouse_connect.driver import options
+
+        getattr(options, "pd", None)
+        _ = self._client
+
     def close(self) -> None:
         with self._client_lock:
             if self._client_instance is not None:

@@ -41,6 +41,7 @@ async def create_target(settings: Settings, resources: Resources) -> ServiceTarg
 
     async def start() -> None:
         await asyncio.to_thread(migrate_clickhouse, settings)
+        await asyncio.to_thread(writer_repo.warm_up)
         subscriber = Subscriber(
             resources.redis(), settings.redis_channel, worker.on_event, worker.wake
         )
