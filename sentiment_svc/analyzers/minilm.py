@@ -1,6 +1,6 @@
-"""The default analyzer: a fine-tuned 4-layer MiniLM run as an int8 ONNX graph.
+"""The default analyzer: a fine-tuned 5-layer MiniLM run as an int8 ONNX graph.
 
-The first 4 of all-MiniLM-L6-v2's 6 layers, fine-tuned for three classes (see
+The first 5 of all-MiniLM-L6-v2's 6 layers, fine-tuned for three classes (see
 ``sentiment_svc/models/README.md`` and ``scripts/train_sentiment.py``). At run time only
 ``onnxruntime`` and ``numpy`` are needed: no torch, no tokenizers, no network.
 """
