@@ -11,6 +11,8 @@ from mesh_runtime.resources import Resources
 
 # Pulls and acks are cheap; a hung FeedbackService must not stall the worker forever.
 _TIMEOUT_SECONDS = 30.0
+# PullOutboxEvents returns at most this many events a call (feedback_svc.service.MAX_PULL).
+PAGE_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +33,23 @@ class OutboxClient:
     async def pull(
         self, max_events: int, after_sequence: int = 0
     ) -> list[feedback_pb2.FeedbackEvent]:
-        reply = await self._stub().PullOutboxEvents(
-            feedback_pb2.PullOutboxEventsRequest(
-                max_events=max_events, after_sequence=after_sequence
-            ),
-            metadata=self._resources.internal_metadata(),
-            timeout=_TIMEOUT_SECONDS,
-        )
-        return list(reply.events)
+        """Up to ``max_events`` events after ``after_sequence``, in sequence order, in as
+        many pages as the FeedbackService's page limit asks for."""
+        events: list[feedback_pb2.FeedbackEvent] = []
+        while len(events) < max_events:
+            want = min(max_events - len(events), PAGE_LIMIT)
+            reply = await self._stub().PullOutboxEvents(
+                feedback_pb2.PullOutboxEventsRequest(
+                    max_events=want, after_sequence=after_sequence
+                ),
+                metadata=self._resources.internal_metadata(),
+                timeout=_TIMEOUT_SECONDS,
+            )
+            events.extend(reply.events)
+            if len(reply.events) < want:
+                break
+            after_sequence = reply.events[-1].sequence
+        return events
 
     async def ack(self, sequences: Sequence[int]) -> int:
         if not sequences:

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from ingest_svc import outbox as outbox_module
 from ingest_svc.events import convert
 from ingest_svc.repository import ClickHouseRepository, JournalEntry, new_token
 from ingest_svc.writer import IngestStats, Writer
@@ -198,3 +199,24 @@ async def test_done_rides_with_the_next_begin_and_close_records_it(mesh: Mesh) -
     ).result_rows
     assert (raw[0][0], hourly[0][0]) == (30, 30)
     await asyncio.to_thread(repo.close)
+
+
+async def test_pull_spans_pages_in_sequence_order(
+    mesh: Mesh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull larger than FeedbackService's page limit is made of several calls, contiguous
+    and in sequence order, stopping at a short page."""
+    await mesh.start_ingest()
+    await mesh.stop_ingest()  # no worker: the outbox keeps what is submitted
+    await mesh.submit(30)
+    assert mesh.worker is not None
+    outbox = mesh.worker.outbox
+    deadline = asyncio.get_running_loop().time() + 20
+    while len(whole := await outbox.pull(10_000)) < 30:  # released in the background
+        assert asyncio.get_running_loop().time() < deadline, len(whole)
+        await asyncio.sleep(0.1)
+    monkeypatch.setattr(outbox_module, "PAGE_LIMIT", 7)
+    paged = await outbox.pull(25)
+    assert [e.sequence for e in paged] == [e.sequence for e in whole[:25]]
+    rest = await outbox.pull(10_000, paged[-1].sequence)
+    assert [e.sequence for e in rest] == [e.sequence for e in whole[25:]]
