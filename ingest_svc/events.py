@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import base64
 import math
-import operator
 from dataclasses import dataclass
 from datetime import date
-from operator import attrgetter
+from operator import attrgetter, not_, or_
 from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
@@ -135,7 +134,7 @@ def convert(
         return list(map(attrgetter(name), events))
 
     def micros(name: str) -> list[int]:
-        return [t.seconds * 1_000_000 + t.nanos // 1000 for t in map(attrgetter(name), events)]
+        return list(map(_micros, map(attrgetter(name), events)))
 
     ids, sequences, tenants = column("feedback_id"), column("sequence"), column("tenant_id")
     users, types, executions = column("user_id"), column("feedback_type"), column("execution_id")
@@ -160,7 +159,7 @@ def convert(
         and _FEEDBACK_TYPES.issuperset(types) and _SENTIMENTS.issuperset(sentiments)
         and min(executions) >= 0 and min(agents) >= 0
         and min(ratings) >= 1 and max(ratings) <= 5
-        and all(map(operator.or_, comments, map(operator.not_, sentiments)))
+        and all(map(or_, comments, map(not_, sentiments)))
         and min(scores) >= -1.0 and max(scores) <= 1.0
         and not any(map(math.isnan, scores))  # min/max skip a NaN
         and min(created) > 0

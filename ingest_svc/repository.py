@@ -67,6 +67,10 @@ class JournalEntry:
         return cls(token, sources, rows)
 
 
+def _done_row(token: str) -> list[Any]:
+    return [token, "done", 0, ""]
+
+
 def new_token() -> str:
     """A fresh dedup token: one journal entry = one fixed set of rows, never reused."""
     return f"ingest-{uuid.uuid4().hex}"
@@ -149,11 +153,11 @@ class ClickHouseRepository:
         the same insert (one chDB call instead of two: see Writer._finish)."""
         data = [[entry.token, "begin", len(entry.rows), ev.events_to_payload(entry.events)]]
         if done_token is not None:
-            data.append([done_token, "done", 0, ""])
+            data.append(_done_row(done_token))
         self._journal_insert(data)
 
     def journal_done(self, token: str) -> None:
-        self._journal_insert([[token, "done", 0, ""]])
+        self._journal_insert([_done_row(token)])
 
     def _journal_insert(self, data: list[list[Any]]) -> None:
         self._client.insert(
