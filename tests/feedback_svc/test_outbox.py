@@ -27,6 +27,18 @@ from mesh_runtime.settings import Settings
 GENERAL = feedback_pb2.FEEDBACK_TYPE_GENERAL
 
 
+async def submit_released(env: FeedbackEnv, count: int) -> None:
+    """Submits ``count`` general feedback (ratings 1.., every other one with a comment)
+    and waits until all of them are released."""
+    for n in range(count):
+        await env.submit(feedback_type=GENERAL, rating=n + 1, comment="good" if n % 2 else "")
+
+    async def released() -> bool:
+        return len(await pull_all(env, env.tenant)) == count
+
+    await wait_for(released)
+
+
 async def test_sentiment_down_then_back_releases_each_once(
     serve: Any,
     settings: Settings,
@@ -87,13 +99,7 @@ async def test_sentiment_down_then_back_releases_each_once(
 
 
 async def test_pull_ack_and_status(env: FeedbackEnv, db: asyncpg.Connection) -> None:
-    for n in range(5):
-        await env.submit(feedback_type=GENERAL, rating=n + 1, comment="good" if n % 2 else "")
-
-    async def released() -> bool:
-        return len(await pull_all(env, env.tenant)) == 5
-
-    await wait_for(released)
+    await submit_released(env, 5)
     events = await pull_all(env, env.tenant)
     sequences = [e.sequence for e in events]
     assert sequences == sorted(sequences)
@@ -133,13 +139,7 @@ async def test_events_released_without_payload_are_built_from_feedback(
     env: FeedbackEnv, db: asyncpg.Connection
 ) -> None:
     """Rows released before migration 0003 (no payload) pull exactly as stored ones."""
-    for n in range(4):
-        await env.submit(feedback_type=GENERAL, rating=n + 1, comment="good" if n % 2 else "")
-
-    async def released() -> bool:
-        return len(await pull_all(env, env.tenant)) == 4
-
-    await wait_for(released)
+    await submit_released(env, 4)
     stored = await pull_all(env, env.tenant)
     assert (
         await db.fetchval(

@@ -31,6 +31,21 @@ async def export_text(env: FeedbackEnv, tenant: str | None = None, **fields: Any
     return b"".join([chunk.data async for chunk in chunks]).decode()
 
 
+async def list_all_ids(env: FeedbackEnv, page_size: int) -> list[int]:
+    """Every id ListFeedback returns, following next_page_token to the end."""
+    seen: list[int] = []
+    token = ""
+    while True:
+        page = await env.stub.ListFeedback(
+            feedback_pb2.ListFeedbackRequest(page_size=page_size, page_token=token),
+            metadata=env.md(),
+        )
+        seen += [f.id for f in page.feedback]
+        token = page.next_page_token
+        if not token:
+            return seen
+
+
 async def test_tenant_b_cannot_read_tenant_a(env: FeedbackEnv) -> None:
     submitted = await env.submit(feedback_type=AGENT, agent_id=3, rating=5, comment="good")
     other = f"{env.tenant}-b"
@@ -64,16 +79,7 @@ async def test_list_filters_and_keyset_pages(env: FeedbackEnv) -> None:
             tags=["even"] if n % 2 == 0 else ["odd"],
         )
         ids.append(submitted.feedback.id)
-    seen: list[int] = []
-    token = ""
-    while True:
-        page = await env.stub.ListFeedback(
-            feedback_pb2.ListFeedbackRequest(page_size=5, page_token=token), metadata=env.md()
-        )
-        seen += [f.id for f in page.feedback]
-        token = page.next_page_token
-        if not token:
-            break
+    seen = await list_all_ids(env, page_size=5)
     assert seen == list(reversed(ids))  # newest first, every row exactly once
 
     async def ids_for(**fields: Any) -> set[int]:
@@ -209,14 +215,5 @@ async def test_keyset_pages_over_rows_of_one_transaction(env: FeedbackEnv) -> No
     )
     ids = sorted((r.feedback.id for r in response.results), reverse=True)
     assert len({r.feedback.created_at.ToNanoseconds() for r in response.results}) == 1
-    seen: list[int] = []
-    token = ""
-    while True:
-        page = await env.stub.ListFeedback(
-            feedback_pb2.ListFeedbackRequest(page_size=7, page_token=token), metadata=env.md()
-        )
-        seen += [f.id for f in page.feedback]
-        token = page.next_page_token
-        if not token:
-            break
+    seen = await list_all_ids(env, page_size=7)
     assert seen == ids
