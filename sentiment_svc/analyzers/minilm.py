@@ -2,7 +2,9 @@
 
 The first 5 of all-MiniLM-L6-v2's 6 layers, fine-tuned for three classes (see
 ``sentiment_svc/models/README.md`` and ``scripts/train_sentiment.py``). At run time only
-``onnxruntime`` and ``numpy`` are needed: no torch, no tokenizers, no network.
+``onnxruntime`` and ``numpy`` are needed: no torch, no tokenizers, no network. The graph
+quantizes activations with one scale per token, so texts may be batched with any others
+(and padded to any length) without changing their results.
 """
 
 from __future__ import annotations
