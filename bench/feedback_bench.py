@@ -1,6 +1,6 @@
 """FeedbackService throughput, in one run, against the machine's PostgreSQL and Redis.
 
-    python bench/feedback_bench.py [--duration 8] [--analyzer vader]
+    python bench/feedback_bench.py [--duration 8] [--analyzer vader] [--batch-only]
 
 Servers run as separate processes (`feedbackmesh serve sentiment`, `feedbackmesh serve
 feedback`, and an empty-RPC server on the same MeshServer framework); this process is the
@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace) -> None:
                 )  # fmt: skip
 
             empty_rates = {}
-            for concurrency in (16, 64):
+            for concurrency in () if args.batch_only else (16, 64):
                 rate, p50, p99, errors = await closed_loop(
                     lambda n: empty.GetFeedback(
                         feedback_pb2.GetFeedbackRequest(id=n), metadata=metadata
@@ -138,7 +138,7 @@ async def run(args: argparse.Namespace) -> None:
                      f"{rate:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, errors {errors};"
                      f" {note[0]}")
                 )  # fmt: skip
-            for concurrency in (16, 64):
+            for concurrency in () if args.batch_only else (16, 64):
                 prefix = f"{run_id}-u{concurrency}"
                 rate, p50, p99, errors = await closed_loop(
                     lambda n, p=prefix: feedback.SubmitFeedback(  # type: ignore[misc]
@@ -222,6 +222,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--redis", default=os.environ.get("FEEDBACKMESH_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument(
+        "--batch-only", action="store_true", help="measure BatchSubmitFeedback and raw rates only"
     )
     parser.add_argument("--role", choices=["client", "empty-server"], default="client")
     parser.add_argument("--port", type=int, default=0)
