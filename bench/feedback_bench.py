@@ -1,6 +1,7 @@
 """FeedbackService throughput, in one run, against the machine's PostgreSQL and Redis.
 
     python bench/feedback_bench.py [--duration 8] [--analyzer vader] [--batch-only]
+        [--no-batch-comments]
 
 Servers run as separate processes (`feedbackmesh serve sentiment`, `feedbackmesh serve
 feedback`, and an empty-RPC server on the same MeshServer framework); this process is the
@@ -114,11 +115,13 @@ async def run(args: argparse.Namespace) -> None:
             feedback = feedback_pb2_grpc.FeedbackServiceStub(feedback_channel)
             empty = feedback_pb2_grpc.FeedbackServiceStub(empty_channel)
 
-            def submit_request(n: int, prefix: str) -> feedback_pb2.SubmitFeedbackRequest:
+            def submit_request(
+                n: int, prefix: str, comment: bool = True
+            ) -> feedback_pb2.SubmitFeedbackRequest:
                 return feedback_pb2.SubmitFeedbackRequest(
                     request_id=f"{prefix}-{n}", feedback_type=feedback_pb2.FEEDBACK_TYPE_AGENT,
-                    agent_id=n % 50 + 1, rating=n % 5 + 1, comment=COMMENTS[n % 4],
-                    tags=["bench", f"g{n % 7}"],
+                    agent_id=n % 50 + 1, rating=n % 5 + 1,
+                    comment=COMMENTS[n % 4] if comment else "", tags=["bench", f"g{n % 7}"],
                 )  # fmt: skip
 
             empty_rates = {}
@@ -160,7 +163,10 @@ async def run(args: argparse.Namespace) -> None:
 
             async def batch_call(_: int) -> None:
                 b = next(batch_n)
-                requests = [submit_request(b * 500 + i, f"{run_id}-b") for i in range(500)]
+                requests = [
+                    submit_request(b * 500 + i, f"{run_id}-b", not args.no_batch_comments)
+                    for i in range(500)
+                ]
                 await feedback.BatchSubmitFeedback(
                     feedback_pb2.BatchSubmitFeedbackRequest(requests=requests),
                     metadata=metadata,
@@ -172,7 +178,8 @@ async def run(args: argparse.Namespace) -> None:
                 units_per_call=500,
             )  # fmt: skip
             results.append(
-                ("BatchSubmitFeedback (500/call, concurrency 4)",
+                ("BatchSubmitFeedback (500/call, concurrency 4"
+                 + (", no comments)" if args.no_batch_comments else ")"),
                  f"{rate * 500:,.0f} rows/s, p50 {p50:.0f} ms/call, p99 {p99:.0f} ms/call;"
                  f" {note[0].replace('/call', '/row')}")
             )  # fmt: skip
@@ -225,6 +232,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--batch-only", action="store_true", help="measure BatchSubmitFeedback and raw rates only"
+    )
+    parser.add_argument(
+        "--no-batch-comments",
+        action="store_true",
+        help="batch items without comments (no sentiment calls): the write path alone",
     )
     parser.add_argument("--role", choices=["client", "empty-server"], default="client")
     parser.add_argument("--port", type=int, default=0)
