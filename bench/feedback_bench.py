@@ -46,7 +46,8 @@ from feedback_support import (  # noqa: E402
 
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc  # noqa: E402
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token  # noqa: E402
-from mesh_runtime.local import free_port  # noqa: E402
+from mesh_runtime.net import free_port  # noqa: E402
+from mesh_runtime.postgres import with_database  # noqa: E402
 from mesh_runtime.settings import Settings  # noqa: E402
 
 # --- the empty-RPC server (same framework: MeshServer, interceptor, auth) -------------------
@@ -82,9 +83,8 @@ async def run(args: argparse.Namespace) -> None:
     admin = await asyncpg.connect(args.postgres)
     await admin.execute(f'CREATE DATABASE "{db_name}"')
     await admin.close()
-    dsn = args.postgres.rsplit("/", 1)[0] + f"/{db_name}"
-    sqlalchemy_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-    settings = Settings(database_url=sqlalchemy_url, redis_url=args.redis)
+    dsn = with_database(args.postgres, db_name)
+    settings = Settings(database_url=dsn, redis_url=args.redis)
     await migrate_database(settings)
     ports = {name: free_port() for name in ("sentiment", "feedback", "empty")}
     common = {"FEEDBACKMESH_LOG_LEVEL": "WARNING", "FEEDBACKMESH_METRICS_PORT": "0"}
@@ -92,8 +92,8 @@ async def run(args: argparse.Namespace) -> None:
         spawn(serve_cmd("sentiment"), {**common, "FEEDBACKMESH_GRPC_PORT": str(ports["sentiment"]),
               "FEEDBACKMESH_SENTIMENT_ANALYZER": args.analyzer}),
         spawn(serve_cmd("feedback"), {**common, "FEEDBACKMESH_GRPC_PORT": str(ports["feedback"]),
-              "FEEDBACKMESH_DATABASE_URL": sqlalchemy_url, "FEEDBACKMESH_REDIS_URL": args.redis,
-              "FEEDBACKMESH_SENTIMENT_ADDR": f"127.0.0.1:{ports['sentiment']}"}),
+              "FEEDBACKMESH_DATABASE_URL": dsn, "FEEDBACKMESH_REDIS_URL": args.redis,
+              "FEEDBACKMESH_PEERS__SENTIMENT": f"127.0.0.1:{ports['sentiment']}"}),
         spawn([__file__, "--role", "empty-server", "--port", str(ports["empty"])], common),
     ]  # fmt: skip
     results: list[tuple[str, str]] = []

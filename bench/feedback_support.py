@@ -101,7 +101,7 @@ def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 def serve_cmd(target: str) -> list[str]:
     return [
         "-c",
-        "import sys; from feedbackmesh.cli import main; sys.exit(main())",
+        "import sys; from mesh_app.cli import main; sys.exit(main())",
         "serve",
         target,
     ]

@@ -39,8 +39,8 @@ from google.protobuf import json_format  # noqa: E402
 
 from feedbackmesh.analytics.v1 import analytics_pb2, analytics_pb2_grpc  # noqa: E402
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc  # noqa: E402
-from feedbackmesh.up.demo_data import generate_feedback  # noqa: E402
-from feedbackmesh.up.ports import port_in_use  # noqa: E402
+from mesh_app.up.demo_data import generate_feedback  # noqa: E402
+from mesh_app.up.ports import port_in_use  # noqa: E402
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token  # noqa: E402
 from mesh_runtime.settings import Settings  # noqa: E402
 
@@ -111,7 +111,7 @@ def start_mesh(data_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]
         if not any(port_in_use("127.0.0.1", b + i) for i in range(11))
     )
     out = (data_dir / "up.out").open("wb")
-    cmd = [sys.executable, "-m", "feedbackmesh.cli", "up", "--data-dir", str(data_dir)]
+    cmd = [sys.executable, "-m", "mesh_app.cli", "up", "--data-dir", str(data_dir)]
     proc = subprocess.Popen([*cmd, "--base-port", str(base)], stdout=out, stderr=out)
     status_path = data_dir / "run" / "status.json"
     deadline = time.monotonic() + 180

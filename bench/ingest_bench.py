@@ -38,8 +38,10 @@ from pydantic import SecretStr  # noqa: E402
 from feedback_svc.migrations import migrate_database  # noqa: E402
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc  # noqa: E402
 from ingest_svc.repository import ClickHouseRepository  # noqa: E402
+from mesh_app.local import LocalMesh  # noqa: E402
 from mesh_runtime.auth import SCOPE_FEEDBACK_WRITE, SCOPE_INTERNAL, mint_token  # noqa: E402
-from mesh_runtime.local import LocalMesh, free_port  # noqa: E402
+from mesh_runtime.net import free_port  # noqa: E402
+from mesh_runtime.postgres import with_database  # noqa: E402
 from mesh_runtime.server import MeshServer  # noqa: E402
 from mesh_runtime.settings import Settings  # noqa: E402
 
@@ -86,11 +88,11 @@ class Bench:
             FEEDBACKMESH_LOG_LEVEL="ERROR",
         )
         self.backend = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "feedbackmesh.cli", "serve", "feedback", "sentiment",
+            sys.executable, "-m", "mesh_app.cli", "serve", "feedback", "sentiment",
             env=env, cwd=REPO, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        self.settings = self.settings.model_copy(update={"feedback_addr": f"127.0.0.1:{port}"})
-        self.channel = grpc.aio.insecure_channel(self.settings.feedback_addr)
+        self.settings = self.settings.with_peers(feedback=f"127.0.0.1:{port}")
+        self.channel = grpc.aio.insecure_channel(self.settings.peer("feedback"))
         self.stub = feedback_pb2_grpc.FeedbackServiceStub(self.channel)
         await asyncio.wait_for(self.channel.channel_ready(), 60)
         while True:  # serving once the health check says so
@@ -174,7 +176,7 @@ class Bench:
         # The load comes from another process, so this one only ingests.
         load = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--load", str(rate), str(seconds),
-            self.settings.feedback_addr, env={**os.environ,
+            self.settings.peer("feedback"), env={**os.environ,
             "FEEDBACKMESH_JWT_SECRET": self.settings.jwt_secret.get_secret_value()},
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
@@ -211,7 +213,7 @@ class Bench:
 async def generate_load(rate: int, seconds: float, address: str) -> None:
     """``--load``: submits ``rate`` feedback a second (50 batches a second) to tenant
     'lag' for ``seconds``; prints the achieved rate."""
-    bench = Bench(Settings(feedback_addr=address))
+    bench = Bench(Settings(peers={"feedback": address}))
     bench.channel = grpc.aio.insecure_channel(address)
     bench.stub = feedback_pb2_grpc.FeedbackServiceStub(bench.channel)
     per_tick, tick = max(1, rate // 50), 0.02
@@ -236,8 +238,8 @@ async def pipeline(settings: Settings, args: argparse.Namespace) -> None:
     name = f"fm_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    base = server_url.replace("postgresql://", "postgresql+asyncpg://", 1).rsplit("/", 1)[0]
-    settings = settings.model_copy(update={"database_url": SecretStr(f"{base}/{name}")})
+    url = with_database(server_url, name)
+    settings = settings.model_copy(update={"database_url": SecretStr(url)})
     bench = Bench(settings)
     try:
         await migrate_database(settings)

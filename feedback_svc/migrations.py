@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from mesh_runtime.errors import FailedPrecondition
+from mesh_runtime.postgres import sqlalchemy_url
+from mesh_runtime.resources import database_url
 from mesh_runtime.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,7 @@ def _upgrade(connection: Connection) -> None:
 
 async def migrate_database(settings: Settings) -> None:
     """Brings the feedback schema to the latest revision; a no-op when it is current."""
-    if settings.database_url is None:
-        raise FailedPrecondition("FEEDBACKMESH_DATABASE_URL is not set")
-    engine = create_async_engine(settings.database_url.get_secret_value(), poolclass=NullPool)
+    engine = create_async_engine(sqlalchemy_url(database_url(settings)), poolclass=NullPool)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade)

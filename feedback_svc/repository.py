@@ -1,7 +1,7 @@
-"""PostgreSQL access of the feedback service: SQL over a raw asyncpg pool.
+"""PostgreSQL access of the feedback service: SQL over the process's asyncpg pool.
 
-The pool is built from the same database URL as the SQLAlchemy engine; the hot path uses
-asyncpg prepared statements directly (one round trip per submission, no ORM objects).
+The hot path uses asyncpg prepared statements directly (one round trip per submission,
+no ORM objects).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from feedback_svc.domain import (
     STATUS_NO_COMMENT,
@@ -75,37 +74,6 @@ SELECT_BY_REQUEST_SQL = f"""
 SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND request_id = ANY($2::text[])
 """
 SELECT_BY_ID_SQL = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND id = $2"
-
-
-async def _init_connection(connection: asyncpg.Connection) -> None:
-    for name in ("json", "jsonb"):
-        await connection.set_type_codec(
-            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
-
-
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """Replaces asyncpg's reset on release (``RESET ALL; UNLISTEN *; ...``): that is one more
-    round trip per query, and this code leaves no session state (locks are
-    transaction-scoped, cursors live in transactions)."""
-
-
-def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    url = make_url(sqlalchemy_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
-async def create_pool(sqlalchemy_url: str, size: int) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        asyncpg_dsn(sqlalchemy_url),
-        min_size=min(2, size),
-        max_size=size,
-        init=_init_connection,
-        reset=_keep_session,
-        statement_cache_size=256,
-    )
-    assert pool is not None
-    return pool
 
 
 def record_from_row(row: asyncpg.Record | dict[str, Any]) -> FeedbackRecord:

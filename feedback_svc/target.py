@@ -8,14 +8,13 @@ import grpc
 
 from feedback_svc.convert import event_payload
 from feedback_svc.outbox import OutboxStore
-from feedback_svc.repository import FeedbackRepository, create_pool
+from feedback_svc.repository import FeedbackRepository
 from feedback_svc.sentiment import SentimentClient
 from feedback_svc.service import FeedbackService
 from feedback_svc.servicer import FeedbackServicer
 from feedback_svc.workers import Publisher, Workers
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from mesh_runtime.auth import SCOPE_FEEDBACK_READ, SCOPE_FEEDBACK_WRITE, SCOPE_INTERNAL
-from mesh_runtime.errors import FailedPrecondition
 from mesh_runtime.resources import Resources
 from mesh_runtime.settings import Settings
 from mesh_runtime.targets import ServiceTarget
@@ -37,16 +36,11 @@ METHOD_SCOPES = {f"/{SERVICE_NAME}/{method}": scope for method, scope in _SCOPES
 
 
 async def create_target(settings: Settings, resources: Resources) -> ServiceTarget:
-    if settings.database_url is None:
-        raise FailedPrecondition("FEEDBACKMESH_DATABASE_URL is not set")
-    # A raw asyncpg pool on the engine's URL: the hot path skips SQLAlchemy's per-checkout
-    # pre-ping round trip and ORM machinery.
-    engine_url = resources.database().url.render_as_string(hide_password=False)
-    pool = await create_pool(engine_url, settings.db_pool_size)
+    pool = await resources.postgres_pool()
     repository = FeedbackRepository(pool)
     outbox = OutboxStore(pool, event_payload)
     sentiment = SentimentClient(
-        resources.channel(settings.sentiment_addr),
+        resources.channel(settings.peer("sentiment")),
         resources.internal_metadata(),
         settings.sentiment_timeout_seconds,
     )
@@ -64,7 +58,6 @@ async def create_target(settings: Settings, resources: Resources) -> ServiceTarg
 
     async def on_stop() -> None:
         await workers.stop()
-        await pool.close()
 
     return ServiceTarget(
         name="feedback",

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Any
-
-from gateway.descriptor import SERVICES
 
 Json = dict[str, Any]
 
 HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One service behind the gateway."""
+
+    name: str  # the service's name in the registry: "feedback"
+    proto_service: str  # fully-qualified gRPC service, probed by the health checks
+    address: str  # host:port
+
+    @property
+    def cluster(self) -> str:
+        return cluster_name(self.name)
 
 
 def split_host_port(addr: str) -> tuple[str, int]:
@@ -32,9 +44,9 @@ def cluster_name(key: str) -> str:
     return f"{key}_grpc"
 
 
-def upstream_cluster(key: str, addr: str, limit: int) -> Json:
-    host, port = split_host_port(addr)
-    name = cluster_name(key)
+def upstream_cluster(upstream: Upstream, limit: int) -> Json:
+    host, port = split_host_port(upstream.address)
+    name = upstream.cluster
     cluster: Json = {
         "name": name,
         # An IP needs no resolver; a name (compose service, k8s Service) is re-resolved so
@@ -73,7 +85,7 @@ def upstream_cluster(key: str, addr: str, limit: int) -> Json:
                 "no_traffic_interval": "3s",
                 "unhealthy_threshold": 2,
                 "healthy_threshold": 1,
-                "grpc_health_check": {"service_name": SERVICES[key]},
+                "grpc_health_check": {"service_name": upstream.proto_service},
             }
         ],
         # 0: with no healthy host answer 503 at once instead of "panic" routing to all hosts.

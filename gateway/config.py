@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gateway import filters
-from gateway.clusters import cluster_name, upstream_cluster
-from gateway.descriptor import SERVICES, Method, load_descriptor_bytes, service_methods
+from gateway.clusters import Upstream, upstream_cluster
+from gateway.descriptor import Method, load_descriptor_bytes, service_methods
 from mesh_runtime.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,15 +46,6 @@ def body_limit(settings: Settings) -> int:
     return max(settings.grpc_max_message_bytes, MIN_BODY_LIMIT)
 
 
-def default_upstreams(settings: Settings) -> dict[str, str]:
-    return {
-        "feedback": settings.feedback_addr,
-        "sentiment": settings.sentiment_addr,
-        "ingest": settings.ingest_addr,
-        "analytics": settings.analytics_addr,
-    }
-
-
 def _retry_policy(*, idempotent: bool) -> Json:
     # connect-failure / refused-stream never reached the service: safe for any call.
     retry_on = "connect-failure,refused-stream"
@@ -79,7 +70,7 @@ def _method_route(method: Method, cluster: str) -> Json:
     }
 
 
-def _routes(methods: Mapping[str, list[Method]]) -> list[Json]:
+def _routes(upstreams: Sequence[Upstream], methods: Mapping[str, list[Method]]) -> list[Json]:
     routes: list[Json] = [
         {
             "name": "healthz",
@@ -104,9 +95,9 @@ def _routes(methods: Mapping[str, list[Method]]) -> list[Json]:
     # One exact route per public (HTTP-bound) method, matched on the gRPC path the
     # transcoder rewrites to. Internal RPCs (outbox pull/ack, IngestEvents) get no route,
     # so the edge cannot reach them even with a valid token.
-    for key, service in SERVICES.items():
-        cluster = cluster_name(key)
-        routes += [_method_route(m, cluster) for m in methods[service] if m.http_verb]
+    for upstream in upstreams:
+        methods_of = methods[upstream.proto_service]
+        routes += [_method_route(m, upstream.cluster) for m in methods_of if m.http_verb]
     routes += [
         # The CORS filter runs on the public path, before transcoding, and only acts when that
         # path matches a route with a route entry (a direct_response route is ignored). The
@@ -128,7 +119,11 @@ def _routes(methods: Mapping[str, list[Method]]) -> list[Json]:
 
 
 def _http_connection_manager(
-    settings: Settings, descriptor: Path | bytes, methods: Mapping[str, list[Method]], limit: int
+    settings: Settings,
+    descriptor: Path | bytes,
+    upstreams: Sequence[Upstream],
+    methods: Mapping[str, list[Method]],
+    limit: int,
 ) -> Json:
     cors = filters.cors_policy(settings.cors_allowed_origins)
     return {
@@ -150,7 +145,7 @@ def _http_connection_manager(
                 {
                     "name": "gateway",
                     "domains": ["*"],
-                    "routes": _routes(methods),
+                    "routes": _routes(upstreams, methods),
                     "typed_per_filter_config": {"envoy.filters.http.cors": cors},
                 }
             ],
@@ -160,7 +155,7 @@ def _http_connection_manager(
             {"name": "envoy.filters.http.jwt_authn", "typed_config": filters.jwt_authn(settings)},
             {
                 "name": "envoy.filters.http.grpc_json_transcoder",
-                "typed_config": filters.transcoder(descriptor, limit),
+                "typed_config": filters.transcoder(descriptor, limit, list(methods)),
             },
             {"name": "envoy.filters.http.router", "typed_config": {"@type": filters.ROUTER}},
         ],
@@ -171,15 +166,13 @@ def build_envoy_config(
     settings: Settings,
     *,
     descriptor: Path | bytes,
-    upstreams: Mapping[str, str] | None = None,
+    upstreams: Sequence[Upstream],
     admin_address: str = "127.0.0.1",
 ) -> Json:
     """The bootstrap as a dict (see :func:`render_envoy_config`)."""
-    addrs = default_upstreams(settings) | dict(upstreams or {})
-    unknown = set(addrs) - set(SERVICES)
-    if unknown:
-        raise ValueError(f"unknown upstream services: {sorted(unknown)}")
-    methods = service_methods(load_descriptor_bytes(descriptor))
+    methods = service_methods(
+        load_descriptor_bytes(descriptor), [u.proto_service for u in upstreams]
+    )
     limit = body_limit(settings)
     listener = {
         "name": "gateway",
@@ -196,7 +189,7 @@ def build_envoy_config(
                     {
                         "name": "envoy.filters.network.http_connection_manager",
                         "typed_config": _http_connection_manager(
-                            settings, descriptor, methods, limit
+                            settings, descriptor, upstreams, methods, limit
                         ),
                     }
                 ]
@@ -215,7 +208,7 @@ def build_envoy_config(
         "static_resources": {
             "listeners": [listener],
             "clusters": [
-                *(upstream_cluster(key, addrs[key], limit) for key in SERVICES),
+                *(upstream_cluster(upstream, limit) for upstream in upstreams),
                 # No endpoints: anything routed here gets 503 (see the public_api route).
                 {
                     "name": UNROUTED_CLUSTER,
@@ -244,14 +237,14 @@ def render_envoy_config(
     settings: Settings,
     *,
     descriptor: Path | bytes,
-    upstreams: Mapping[str, str] | None = None,
+    upstreams: Sequence[Upstream],
     admin_address: str = "127.0.0.1",
 ) -> str:
     """Envoy bootstrap as JSON text (valid YAML too).
 
     ``descriptor`` as a Path is referenced by file name; as bytes it is inlined (base64) so
-    the text is self-contained. ``upstreams`` overrides ``settings.<svc>_addr`` per service
-    key (``feedback``, ``sentiment``, ``ingest``, ``analytics``), e.g. ``"feedback:50051"``.
+    the text is self-contained. ``upstreams`` are the services to route to (the registry's
+    ``mesh_app.registry.upstreams``), each with its address.
     """
     config = build_envoy_config(
         settings, descriptor=descriptor, upstreams=upstreams, admin_address=admin_address

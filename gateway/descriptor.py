@@ -8,6 +8,7 @@ transcoder loads; a method added to a proto gets its route without touching this
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,16 +17,6 @@ from google.protobuf import descriptor_pb2
 
 logger = logging.getLogger(__name__)
 
-# Service key (as used in Settings: feedback_addr, ...) -> fully-qualified gRPC service.
-SERVICES: dict[str, str] = {
-    "feedback": "feedbackmesh.feedback.v1.FeedbackService",
-    "sentiment": "feedbackmesh.sentiment.v1.SentimentService",
-    "ingest": "feedbackmesh.ingest.v1.IngestService",
-    "analytics": "feedbackmesh.analytics.v1.AnalyticsService",
-}
-
-# Services whose every RPC only reads: analytics queries ClickHouse rollups and nothing else.
-_READ_ONLY_SERVICES = frozenset({"feedbackmesh.analytics.v1.AnalyticsService"})
 # Name prefixes of RPCs that change nothing (sentiment scoring is a pure function).
 _READ_ONLY_PREFIXES = ("Get", "List", "Export", "Analyze", "BatchAnalyze")
 
@@ -49,11 +40,7 @@ class Method:
     @property
     def idempotent(self) -> bool:
         """Safe to retry: an HTTP GET binding, or a method that by contract only reads."""
-        return (
-            self.http_verb == "get"
-            or self.service in _READ_ONLY_SERVICES
-            or self.name.startswith(_READ_ONLY_PREFIXES)
-        )
+        return self.http_verb == "get" or self.name.startswith(_READ_ONLY_PREFIXES)
 
     @property
     def is_export(self) -> bool:
@@ -120,11 +107,9 @@ def _unsupported_response_body(
     return f"{method.name} (response_body: {rule.response_body!r})"
 
 
-def service_methods(
-    descriptor: Path | bytes, services: list[str] | None = None
-) -> dict[str, list[Method]]:
+def service_methods(descriptor: Path | bytes, services: Sequence[str]) -> dict[str, list[Method]]:
     """Map each requested fully-qualified service to its methods, in proto order."""
-    wanted = list(SERVICES.values()) if services is None else services
+    wanted = list(services)
     fds = descriptor_pb2.FileDescriptorSet()
     try:
         fds.ParseFromString(load_descriptor_bytes(descriptor))

@@ -6,10 +6,10 @@ Kept apart from :mod:`gateway.config` (bootstrap, clusters, routes) so each stay
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.descriptor import SERVICES
 from gateway.jwks import jwks_for
 from mesh_runtime.settings import Settings
 
@@ -69,14 +69,14 @@ def jwt_authn(settings: Settings) -> Json:
     }
 
 
-def transcoder(descriptor: Path | bytes, limit: int) -> Json:
+def transcoder(descriptor: Path | bytes, limit: int, services: Sequence[str]) -> Json:
     config: Json = {"@type": TRANSCODER}
     if isinstance(descriptor, bytes):
         config["proto_descriptor_bin"] = base64.b64encode(descriptor).decode("ascii")
     else:
         config["proto_descriptor"] = str(descriptor.resolve())
     config |= {
-        "services": list(SERVICES.values()),
+        "services": list(services),
         "print_options": {
             "add_whitespace": False,
             "always_print_primitive_fields": True,

@@ -31,7 +31,7 @@ async def create_target(settings: Settings, resources: Resources) -> ServiceTarg
         settings,
         Writer(writer_repo, stats),
         stats,
-        OutboxClient(resources, settings.feedback_addr),
+        OutboxClient(resources, settings.peer("feedback")),
         reader_repo,
     )
     servicer = IngestServicer(worker)

@@ -30,15 +30,16 @@ class EmbeddedPostgres:
         self._server: Any = PostgresServer(data_dir, cleanup_mode="stop")
 
     def url(self, database: str = "postgres") -> str:
-        """An SQLAlchemy asyncpg URL for ``database``."""
-        return asyncpg_url(self._server.get_uri(database))
+        """A ``postgresql://`` URL for ``database`` (over the server's Unix socket)."""
+        return socket_url(self._server.get_uri(database))
 
     def stop(self) -> None:
         self._server._cleanup()
 
 
-def asyncpg_url(libpq_url: str) -> str:
-    """postgresql://user@/db?host=/sock -> postgresql+asyncpg://user@/db?host=/sock"""
+def socket_url(libpq_url: str) -> str:
+    """The server's URI with an explicit user and only the socket directory as option:
+    postgresql://user:@/db?host=/sock -> postgresql://user@/db?host=/sock"""
     parsed = urlparse(libpq_url)
     query = parse_qs(parsed.query)
     user = parsed.username or "postgres"
@@ -46,7 +47,7 @@ def asyncpg_url(libpq_url: str) -> str:
     netloc = f"{user}{password}@{parsed.hostname or ''}"
     if parsed.port:
         netloc += f":{parsed.port}"
-    url = f"postgresql+asyncpg://{netloc}{parsed.path}"
+    url = f"postgresql://{netloc}{parsed.path}"
     if "host" in query:
         url += f"?host={query['host'][0]}"
     return url

@@ -5,36 +5,32 @@ Created lazily on first use (never at import), closed once at shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from mesh_runtime import postgres
 from mesh_runtime.auth import bearer_metadata, internal_token
+from mesh_runtime.channels import channel_options
 from mesh_runtime.errors import FailedPrecondition
 from mesh_runtime.settings import Settings
 
 if TYPE_CHECKING:
+    import asyncpg
     import redis.asyncio as aioredis
     from clickhouse_connect.driver.client import Client as ClickHouseClient
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
 logger = logging.getLogger(__name__)
 
 
-def create_database_engine(settings: Settings) -> AsyncEngine:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
+def database_url(settings: Settings) -> str:
     if settings.database_url is None:
         raise FailedPrecondition(
             "FEEDBACKMESH_DATABASE_URL is not set (`feedbackmesh up` starts an embedded one)"
         )
-    return create_async_engine(
-        settings.database_url.get_secret_value(),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
-    )
+    return settings.database_url.get_secret_value()
 
 
 def create_redis(settings: Settings) -> aioredis.Redis:
@@ -79,7 +75,8 @@ def is_embedded_clickhouse(settings: Settings) -> bool:
 class Resources:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._engine: AsyncEngine | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
         self._redis: aioredis.Redis | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._internal_metadata: tuple[tuple[str, str], ...] | None = None
@@ -88,10 +85,13 @@ class Resources:
     def settings(self) -> Settings:
         return self._settings
 
-    def database(self) -> AsyncEngine:
-        if self._engine is None:
-            self._engine = create_database_engine(self._settings)
-        return self._engine
+    async def postgres_pool(self) -> asyncpg.Pool:
+        """The process's one asyncpg pool (``db_pool_size`` connections), opened on first use."""
+        async with self._pool_lock:
+            if self._pool is None:
+                url = database_url(self._settings)
+                self._pool = await postgres.create_pool(url, self._settings.db_pool_size)
+            return self._pool
 
     def redis(self) -> aioredis.Redis:
         if self._redis is None:
@@ -101,8 +101,6 @@ class Resources:
     def channel(self, address: str) -> grpc.aio.Channel:
         """A shared insecure channel to a peer service (``host:port``)."""
         if address not in self._channels:
-            from mesh_runtime.server import channel_options
-
             options = [
                 *channel_options(self._settings),
                 # gRPC's default reconnect backoff grows to 120 s: after a peer outage,
@@ -125,6 +123,6 @@ class Resources:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

@@ -13,20 +13,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mesh_runtime.auth import TokenVerifier
+from mesh_runtime.channels import channel_options
 from mesh_runtime.interceptors import MeshServerInterceptor
 from mesh_runtime.metrics import MetricsEndpoint
 from mesh_runtime.settings import Settings
 from mesh_runtime.targets import ServiceTarget
 
 logger = logging.getLogger(__name__)
-
-
-def channel_options(settings: Settings) -> list[tuple[str, int]]:
-    limit = settings.grpc_max_message_bytes
-    return [
-        ("grpc.max_send_message_length", limit),
-        ("grpc.max_receive_message_length", limit),
-    ]
 
 
 class MeshServer:

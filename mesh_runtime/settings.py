@@ -14,11 +14,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "feedbackmesh-dev-secret-change-me-in-production-0123456789"
 
-# Default ports per service: a process serving one target uses these unless
-# FEEDBACKMESH_GRPC_PORT / FEEDBACKMESH_METRICS_PORT say otherwise.
-DEFAULT_GRPC_PORTS = {"feedback": 50051, "sentiment": 50052, "ingest": 50053, "analytics": 50054}
-DEFAULT_METRICS_PORTS = {"feedback": 9101, "sentiment": 9102, "ingest": 9103, "analytics": 9104}
-
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "feedbackmesh"
@@ -26,12 +21,17 @@ def _default_data_dir() -> Path:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FEEDBACKMESH_", env_file=None, extra="ignore", frozen=True
+        env_prefix="FEEDBACKMESH_",
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        # FEEDBACKMESH_PEERS__SENTIMENT=host:port sets peers["sentiment"].
+        env_nested_delimiter="__",
     )
 
     # --- storage -------------------------------------------------------------
     data_dir: Path = Field(default_factory=_default_data_dir)
-    # postgresql+asyncpg://user:pass@host:port/db ; None -> embedded PostgreSQL (``up``)
+    # postgresql://user:pass@host:port/db ; None -> embedded PostgreSQL (``up``)
     database_url: SecretStr | None = None
     # redis://host:port/0 ; None -> embedded Valkey (``up``)
     redis_url: SecretStr | None = None
@@ -46,9 +46,9 @@ class Settings(BaseSettings):
 
     # --- serving -------------------------------------------------------------
     grpc_host: str = "0.0.0.0"
-    grpc_port: int | None = None  # None -> the target's default port
+    grpc_port: int | None = None  # None -> the first target's default port (registry)
     metrics_host: str = "0.0.0.0"
-    metrics_port: int | None = None  # None -> the target's default port; 0 -> ephemeral
+    metrics_port: int | None = None  # None -> the first target's default port; 0 -> ephemeral
     grpc_max_message_bytes: int = 16 * 1024 * 1024
     # On SIGTERM: health turns NOT_SERVING, new calls are still served for
     # drain_delay_seconds (load balancers notice), then in-flight calls get
@@ -56,11 +56,10 @@ class Settings(BaseSettings):
     drain_delay_seconds: float = 2.0
     drain_grace_seconds: float = 10.0
 
-    # --- peers (host:port) ---------------------------------------------------
-    feedback_addr: str = "127.0.0.1:50051"
-    sentiment_addr: str = "127.0.0.1:50052"
-    ingest_addr: str = "127.0.0.1:50053"
-    analytics_addr: str = "127.0.0.1:50054"
+    # --- peers ---------------------------------------------------------------
+    # Service name -> host:port. The composition root fills in every service's default
+    # address (mesh_app.registry); FEEDBACKMESH_PEERS__<NAME>=host:port overrides one.
+    peers: dict[str, str] = Field(default_factory=dict)
     sentiment_timeout_seconds: float = 0.5
 
     # --- auth ----------------------------------------------------------------
@@ -107,13 +106,18 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    def grpc_port_for(self, target: str) -> int:
-        return self.grpc_port if self.grpc_port is not None else DEFAULT_GRPC_PORTS[target]
+    def with_peers(self, **addresses: str) -> Settings:
+        """A copy whose peers include ``addresses`` (service name -> host:port)."""
+        return self.model_copy(update={"peers": {**self.peers, **addresses}})
 
-    def metrics_port_for(self, target: str) -> int:
-        if self.metrics_port is not None:
-            return self.metrics_port
-        return DEFAULT_METRICS_PORTS[target]
+    def peer(self, name: str) -> str:
+        """The address of peer service ``name``."""
+        try:
+            return self.peers[name]
+        except KeyError:
+            raise ValueError(
+                f"no address for service {name!r}: set FEEDBACKMESH_PEERS__{name.upper()}"
+            ) from None
 
     def resolved_clickhouse_url(self) -> str:
         if self.clickhouse_url is not None:

@@ -1,31 +1,17 @@
 """What a service contributes to a server process (Loki-style targets).
 
 Each service package has ``<package>/target.py`` with
-``async def create_target(settings: Settings, resources: Resources) -> ServiceTarget``.
-``feedbackmesh serve feedback ingest`` builds those targets and serves them all on one
-gRPC server.
+``async def create_target(settings: Settings, resources: Resources) -> ServiceTarget``;
+the registry (``mesh_app.registry``) names them, and ``feedbackmesh serve feedback
+ingest`` serves the targets it builds on one gRPC server.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import grpc
-
-if TYPE_CHECKING:
-    from mesh_runtime.resources import Resources
-    from mesh_runtime.settings import Settings
-
-TARGET_MODULES: Mapping[str, str] = {
-    "feedback": "feedback_svc.target",
-    "sentiment": "sentiment_svc.target",
-    "ingest": "ingest_svc.target",
-    "analytics": "analytics_svc.target",
-}
-ALL_TARGETS = tuple(TARGET_MODULES)
 
 
 @dataclass
@@ -44,13 +30,3 @@ class ServiceTarget:
     on_stop: Callable[[], Awaitable[None]] | None = None
     # The target's internals, for tests and benchmarks that drive them directly.
     extra: dict[str, object] = field(default_factory=dict)
-
-
-async def create_targets(
-    names: Sequence[str], settings: Settings, resources: Resources
-) -> list[ServiceTarget]:
-    targets = []
-    for name in names:
-        module = importlib.import_module(TARGET_MODULES[name])
-        targets.append(await module.create_target(settings, resources))
-    return targets

@@ -1,5 +1,6 @@
 """Regenerates every generated file from ``protos/``: the Python stubs (with ``.pyi``
-type stubs) under ``feedbackmesh/`` and the Envoy descriptor set under
+type stubs) under ``clients/python/src/feedbackmesh/`` (the client distribution, which the
+server bundles: one copy in the repository) and the Envoy descriptor set under
 ``gateway/generated/``.
 
     python scripts/generate.py            # write into the repository (and re-render
@@ -22,6 +23,8 @@ from grpc_tools import protoc
 REPO = Path(__file__).resolve().parent.parent
 PROTO_ROOT = REPO / "protos"
 DESCRIPTOR_SET = Path("gateway/generated/feedbackmesh.pb")
+# Where the Python stubs go, relative to the repository.
+PYTHON_ROOT = Path("clients/python/src")
 
 
 def proto_files(proto_root: Path) -> list[str]:
@@ -44,12 +47,14 @@ def _protoc(proto_root: Path, args: list[str]) -> None:
 
 def generate(out: Path, proto_root: Path = PROTO_ROOT) -> list[Path]:
     """Writes all generated files under ``out``; returns their paths relative to it."""
-    out.mkdir(parents=True, exist_ok=True)
-    _protoc(proto_root, [f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}"])
+    python_out = out / PYTHON_ROOT
+    python_out.mkdir(parents=True, exist_ok=True)
+    outs = [f"--python_out={python_out}", f"--pyi_out={python_out}"]
+    _protoc(proto_root, [*outs, f"--grpc_python_out={python_out}"])
     for proto in proto_files(proto_root):
         # feedbackmesh/<svc>/v1/ and feedbackmesh/<svc>/ become regular packages
         # (mypy and setuptools need them); feedbackmesh/__init__.py is hand-written.
-        version_dir = (out / proto).parent
+        version_dir = (python_out / proto).parent
         for package_dir in (version_dir, version_dir.parent):
             (package_dir / "__init__.py").touch()
     descriptor = out / DESCRIPTOR_SET

@@ -38,6 +38,7 @@ from gateway import DEFAULT_DESCRIPTOR  # noqa: E402
 from gateway.config import HCM, build_envoy_config  # noqa: E402
 from gateway.filters import ROUTER  # noqa: E402
 from gateway.jwks import hs256_jwks  # noqa: E402
+from mesh_app import registry  # noqa: E402
 from mesh_runtime.settings import Settings  # noqa: E402
 
 Json = dict[str, Any]
@@ -66,33 +67,20 @@ DEPLOY_SETTINGS: dict[str, Any] = {
 class Target:
     name: str
     path: Path
-    upstreams: dict[str, str]
+    # Host name of a service in this deployment, from its registry name.
+    host_suffix: str
+
+    @property
+    def peers(self) -> dict[str, str]:
+        return {s.name: f"{s.name}{self.host_suffix}:{s.grpc_port}" for s in registry.SERVICES}
 
 
 TARGETS: tuple[Target, ...] = (
     # Compose service names; Docker's DNS returns every replica of a scaled service.
-    Target(
-        "compose",
-        REPO / "deploy" / "compose" / "envoy.yaml",
-        {
-            "feedback": "feedback:50051",
-            "sentiment": "sentiment:50052",
-            "ingest": "ingest:50053",
-            "analytics": "analytics:50054",
-        },
-    ),
+    Target("compose", REPO / "deploy" / "compose" / "envoy.yaml", ""),
     # Headless Services (one A record per ready pod): Envoy's STRICT_DNS clusters then
     # balance requests over pods. Short names, so the base works in any namespace.
-    Target(
-        "k8s",
-        REPO / "deploy" / "k8s" / "base" / "envoy" / "envoy.yaml",
-        {
-            "feedback": "feedback-headless:50051",
-            "sentiment": "sentiment-headless:50052",
-            "ingest": "ingest-headless:50053",
-            "analytics": "analytics-headless:50054",
-        },
-    ),
+    Target("k8s", REPO / "deploy" / "k8s" / "base" / "envoy" / "envoy.yaml", "-headless"),
 )
 
 
@@ -210,7 +198,7 @@ def build(target: Target, *, jwks_path: str = JWKS_PATH, descriptor: bytes | Non
     config = build_envoy_config(
         settings,
         descriptor=descriptor if descriptor is not None else DEFAULT_DESCRIPTOR.read_bytes(),
-        upstreams=target.upstreams,
+        upstreams=registry.upstreams(target.peers),
         admin_address=ADMIN_ADDRESS,
     )
     providers = _jwt_providers(config)

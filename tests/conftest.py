@@ -18,9 +18,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from mesh_app.local import LocalMesh
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
 from mesh_runtime.embedded import EmbeddedPostgres, EmbeddedValkey
-from mesh_runtime.local import LocalMesh
+from mesh_runtime.postgres import libpq_url, with_database
 from mesh_runtime.server import MeshServer
 from mesh_runtime.settings import Settings
 from mesh_runtime.targets import ServiceTarget
@@ -29,29 +30,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
 
 
-def _to_asyncpg(url: str) -> str:
-    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    raise ValueError(f"not a PostgreSQL URL: {url}")
-
-
-def _with_database(url: str, database: str) -> str:
-    head, sep, query = url.partition("?")
-    base = head.rsplit("/", 1)[0] if head.count("/") > 2 else head
-    return f"{base}/{database}{sep}{query}"
-
-
-def _asyncpg_dsn(sqlalchemy_url: str) -> str:
-    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 @pytest.fixture(scope="session")
 def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """SQLAlchemy URL of a PostgreSQL server's maintenance database."""
+    """URL of a PostgreSQL server's maintenance database."""
     configured = os.environ.get("FEEDBACKMESH_TEST_DATABASE_URL")
     if configured:
-        yield _to_asyncpg(configured)
+        yield libpq_url(configured)
         return
     server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
     try:
@@ -64,13 +48,13 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
     """A fresh database for this test session, dropped at the end."""
     name = f"fm_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server_url))
+    admin = await asyncpg.connect(postgres_server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    yield _with_database(postgres_server_url, name)
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server_url))
+    yield with_database(postgres_server_url, name)
+    admin = await asyncpg.connect(postgres_server_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

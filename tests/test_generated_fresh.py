@@ -34,5 +34,5 @@ def test_a_proto_change_without_regeneration_is_detected(tmp_path: Path) -> None
     )
     proto.write_text(text)
     stale = _generator().stale_files(REPO, protos)
-    assert "feedbackmesh/sentiment/v1/sentiment_pb2.py" in stale
+    assert "clients/python/src/feedbackmesh/sentiment/v1/sentiment_pb2.py" in stale
     assert "gateway/generated/feedbackmesh.pb" in stale

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from feedbackmesh.feedback.v1 import feedback_pb2
-from mesh_runtime.local import LocalMesh
+from mesh_app.local import LocalMesh
 
 COMMENTS = (
     None,

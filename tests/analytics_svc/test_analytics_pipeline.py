@@ -107,7 +107,7 @@ async def env(settings: Settings, token_for: Callable[..., str]) -> AsyncIterato
         # VADER: a real analyzer that needs no model download, so the labels vary.
         scored = settings.model_copy(update={"sentiment_analyzer": "vader"})
         sentiment = await servers.start(["sentiment"], scored)
-        local = settings.model_copy(update={"sentiment_addr": f"127.0.0.1:{sentiment.port}"})
+        local = settings.with_peers(sentiment=f"127.0.0.1:{sentiment.port}")
         feedback = await servers.start(["feedback"], local)
         await _submit(local, feedback.port, token_for)
 
@@ -138,7 +138,7 @@ async def env(settings: Settings, token_for: Callable[..., str]) -> AsyncIterato
         await db.execute(
             "UPDATE feedback_outbox SET payload = NULL WHERE feedback_id = ANY($1::bigint[])", ids
         )
-        ingest = local.model_copy(update={"feedback_addr": f"127.0.0.1:{feedback.port}"})
+        ingest = local.with_peers(feedback=f"127.0.0.1:{feedback.port}")
         analytics = await servers.start(["ingest", "analytics"], ingest)
         client = create_clickhouse_client(settings, database=settings.clickhouse_database)
 

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from mesh_app import registry
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
@@ -26,7 +28,7 @@ KUSTOMIZATIONS = {
 COMPOSE_FILE = REPO / "docker-compose.yml"
 PROMETHEUS_FILE = DEPLOY / "prometheus" / "prometheus.yml"
 # The mesh's services, as `feedbackmesh serve <target>` names them.
-SERVICES = ("feedback", "sentiment", "ingest", "analytics")
+SERVICES = registry.SERVICE_NAMES
 
 Doc = dict[str, Any]
 
@@ -72,3 +74,12 @@ def source_manifests() -> Iterator[tuple[Path, Doc]]:
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             if doc:
                 yield path, doc
+
+
+def settings_env_names() -> set[str]:
+    """Every environment variable the Settings read: one per field, and one per service
+    address (FEEDBACKMESH_PEERS__<NAME>)."""
+    from mesh_runtime.settings import Settings
+
+    names = {f"FEEDBACKMESH_{field.upper()}" for field in Settings.model_fields}
+    return names | {f"FEEDBACKMESH_PEERS__{name.upper()}" for name in SERVICES}

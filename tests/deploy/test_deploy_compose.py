@@ -16,9 +16,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from deploy_helpers import DEPLOY, PROMETHEUS_FILE, REPO, SERVICES, Doc
+from deploy_helpers import DEPLOY, PROMETHEUS_FILE, REPO, SERVICES, Doc, settings_env_names
 
-from mesh_runtime.settings import DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS, Settings
+from mesh_app import registry
 
 SCHEMA_DIR = DEPLOY / "schemas"
 EXAMPLE_ENV = DEPLOY / "compose" / "example.env"
@@ -87,7 +87,7 @@ def test_every_long_running_container_has_a_health_check(compose: Doc) -> None:
     for name in SERVICES:
         test = service(compose, name)["healthcheck"]["test"]
         # Every gRPC port is probed with the standard grpc.health.v1 check.
-        addr = f"127.0.0.1:{DEFAULT_GRPC_PORTS[name]}"
+        addr = f"127.0.0.1:{registry.spec(name).grpc_port}"
         assert test == ["CMD", "feedbackmesh", "healthcheck", "--addr", addr], name
 
 
@@ -121,10 +121,10 @@ def test_every_service_exposes_metrics_and_is_scraped(compose: Doc) -> None:
     jobs = _prometheus_targets()
     scraped = {target: path for path, targets in jobs.values() for target in targets}
     for name in SERVICES:
-        port = DEFAULT_METRICS_PORTS[name]
+        port = registry.spec(name).metrics_port
         svc = service(compose, name)
         assert str(port) in svc["expose"], name
-        assert str(DEFAULT_GRPC_PORTS[name]) in svc["expose"], name
+        assert str(registry.spec(name).grpc_port) in svc["expose"], name
         assert scraped.get(f"{name}:{port}") == "/metrics", name
     host, port = ENVOY_STATS
     assert str(port) in service(compose, "envoy")["expose"]
@@ -186,7 +186,7 @@ def test_no_secret_is_committed(compose: Doc) -> None:
 
 
 def test_every_env_var_is_a_setting(compose: Doc) -> None:
-    known = {f"FEEDBACKMESH_{field.upper()}" for field in Settings.model_fields}
+    known = settings_env_names()
     for name in (*SERVICES, "migrate"):
         names = {k for k in service(compose, name)["environment"] if k.startswith("FEEDBACKMESH_")}
         assert names <= known, f"{name}: not settings: {sorted(names - known)}"

@@ -23,10 +23,12 @@ from deploy_helpers import (
     by_name,
     of_kind,
     selects,
+    settings_env_names,
     source_manifests,
 )
 
-from mesh_runtime.settings import DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS, Settings
+from mesh_app import registry
+from mesh_runtime.settings import Settings
 
 K8S_VERSIONS = ("1.34.0", kubernetes_validate.latest_version())
 CRD_KINDS = {("monitoring.coreos.com/v1", "PodMonitor")}
@@ -156,7 +158,7 @@ def test_every_grpc_port_has_health_probes(renders: dict[str, list[Doc]], name: 
     assert set(deployments) == {*SERVICES, GATEWAY}
     for svc in SERVICES:
         c = container(deployments[svc])
-        grpc_port = DEFAULT_GRPC_PORTS[svc]
+        grpc_port = registry.spec(svc).grpc_port
         assert ports(deployments[svc])["grpc"] == grpc_port
         assert c["args"] == ["serve", svc]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -175,7 +177,7 @@ def test_every_workload_exposes_metrics_and_is_scraped(
     docs = renders[name]
     deployments = by_name(docs, "Deployment")
     monitors = of_kind(docs, "PodMonitor")
-    expected_ports = {svc: ("metrics", DEFAULT_METRICS_PORTS[svc]) for svc in SERVICES}
+    expected_ports = {svc: ("metrics", registry.spec(svc).metrics_port) for svc in SERVICES}
     expected_ports[GATEWAY] = ("stats", 9902)
     for svc, (port_name, port) in expected_ports.items():
         deployment = deployments[svc]
@@ -217,7 +219,7 @@ def test_services_route_to_named_ports(renders: dict[str, list[Doc]], name: str)
             service = services[service_name]
             assert selects(service["spec"]["selector"], pod_labels)
             by_port = {p["name"]: p for p in service["spec"]["ports"]}
-            assert by_port["grpc"]["port"] == DEFAULT_GRPC_PORTS[svc]
+            assert by_port["grpc"]["port"] == registry.spec(svc).grpc_port
             assert by_port["grpc"]["targetPort"] == "grpc"
         assert services[f"{svc}-headless"]["spec"]["clusterIP"] == "None"
         assert {p["name"] for p in services[svc]["spec"]["ports"]} == {"grpc", "metrics"}
@@ -339,7 +341,7 @@ def test_secrets_only_by_reference(renders: dict[str, list[Doc]], name: str) -> 
 
 
 def test_every_env_var_is_a_setting(renders: dict[str, list[Doc]]) -> None:
-    known = {f"FEEDBACKMESH_{field.upper()}" for field in Settings.model_fields}
+    known = settings_env_names()
     for docs in renders.values():
         names: set[str] = set()
         for configmap in of_kind(docs, "ConfigMap"):

@@ -37,7 +37,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     env, admin_url, database = mesh_env()
     base = find_free_base_port()
     output = data_dir / "up.out"
-    command = [sys.executable, "-m", "feedbackmesh.cli", "up", "--data-dir", str(data_dir)]
+    command = [sys.executable, "-m", "mesh_app.cli", "up", "--data-dir", str(data_dir)]
     command += ["--base-port", str(base), "--timeout", str(START_TIMEOUT_SECONDS - 20)]
     with output.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

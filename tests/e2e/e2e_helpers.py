@@ -17,7 +17,8 @@ from typing import Any
 
 import asyncpg
 
-from feedbackmesh.up.ports import port_in_use
+from mesh_app.up.ports import port_in_use
+from mesh_runtime.postgres import libpq_url, with_database
 
 
 @dataclass
@@ -70,7 +71,11 @@ def mesh_env() -> tuple[dict[str, str], str | None, str | None]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith("FEEDBACKMESH_")
-        or not (k.startswith("FEEDBACKMESH_TEST_") or k in _CHOSEN_HERE or k.endswith("_ADDR"))
+        or not (
+            k.startswith("FEEDBACKMESH_TEST_")
+            or k in _CHOSEN_HERE
+            or k.startswith("FEEDBACKMESH_PEERS")
+        )
     }
     env.update(
         FEEDBACKMESH_LOG_FORMAT="text",
@@ -109,36 +114,23 @@ def find_free_base_port(span: int = 11) -> int:
     raise RuntimeError("no free port range found")
 
 
-def _dsn(url: str) -> str:
-    for prefix in ("postgresql+asyncpg://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix) :]
-    return url
-
-
-def _with_database(url: str, database: str) -> str:
-    head, sep, query = url.partition("?")
-    base = head.rsplit("/", 1)[0] if head.count("/") > 2 else head
-    return f"{base}/{database}{sep}{query}"
-
-
 def create_database(server_url: str, name: str) -> str:
-    """CREATE DATABASE on the configured server; returns the SQLAlchemy URL for it."""
+    """CREATE DATABASE on the configured server; returns its URL."""
 
     async def run() -> None:
-        conn = await asyncpg.connect(_dsn(server_url))
+        conn = await asyncpg.connect(libpq_url(server_url))
         try:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
 
     asyncio.run(run())
-    return "postgresql+asyncpg://" + _dsn(_with_database(server_url, name))[len("postgresql://") :]
+    return with_database(server_url, name)
 
 
 def drop_database(server_url: str, name: str) -> None:
     async def run() -> None:
-        conn = await asyncpg.connect(_dsn(server_url))
+        conn = await asyncpg.connect(libpq_url(server_url))
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
@@ -149,7 +141,7 @@ def drop_database(server_url: str, name: str) -> None:
 
 def pg_rows(database_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
     async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(_dsn(database_url))
+        conn = await asyncpg.connect(libpq_url(database_url))
         try:
             return list(await conn.fetch(sql, *args))
         finally:

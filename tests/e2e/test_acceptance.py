@@ -23,7 +23,7 @@ import httpx
 import pytest
 from e2e_helpers import Mesh, check_recharts_series, mismatches, truth, utc_today
 
-from feedbackmesh.up.demo_data import generate_feedback
+from mesh_app.up.demo_data import generate_feedback
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
 from mesh_runtime.settings import Settings
 
@@ -256,7 +256,7 @@ def test_killing_ingest_loses_nothing(mesh: Mesh, http: httpx.Client) -> None:
 
 
 def test_demo_data_loads_through_the_gateway(mesh: Mesh, http: httpx.Client) -> None:
-    command = [sys.executable, "-m", "feedbackmesh.cli", "demo-data", "--count", "120"]
+    command = [sys.executable, "-m", "mesh_app.cli", "demo-data", "--count", "120"]
     command += ["--gateway", mesh.gateway, "--tenants", "2", "--batch-size", "50"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr

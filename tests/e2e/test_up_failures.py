@@ -20,7 +20,7 @@ def test_crash_looping_service_is_reported_and_up_exits(tmp_path: Path) -> None:
     env, admin_url, database = mesh_env()
     env["FEEDBACKMESH_SENTIMENT_ANALYZER"] = "no-such-analyzer"  # sentiment cannot start
     base = find_free_base_port()
-    command = [sys.executable, "-m", "feedbackmesh.cli", "up", "--data-dir", str(tmp_path)]
+    command = [sys.executable, "-m", "mesh_app.cli", "up", "--data-dir", str(tmp_path)]
     command += ["--base-port", str(base), "--timeout", "150"]
     started = time.monotonic()
     try:
@@ -54,7 +54,7 @@ def test_second_up_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
         lock.write("4242\n")
         lock.flush()
         result = subprocess.run(
-            [sys.executable, "-m", "feedbackmesh.cli", "up", "--data-dir", str(tmp_path)],
+            [sys.executable, "-m", "mesh_app.cli", "up", "--data-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=60,

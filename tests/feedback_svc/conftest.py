@@ -75,7 +75,7 @@ async def env(
 ) -> AsyncIterator[FeedbackEnv]:
     """A feedback server wired to a (fake) sentiment server, both on ephemeral ports."""
     sentiment_server, servicer = await start_fake_sentiment(settings)
-    local = settings.model_copy(update={"sentiment_addr": f"127.0.0.1:{sentiment_server.port}"})
+    local = settings.with_peers(sentiment=f"127.0.0.1:{sentiment_server.port}")
     feedback = await start_feedback(serve, local, token_for, servicer)
     yield feedback
     await feedback.channel.close()

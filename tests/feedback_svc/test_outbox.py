@@ -21,7 +21,7 @@ from feedback_helpers import (
 from pydantic import SecretStr
 
 from feedbackmesh.feedback.v1 import feedback_pb2
-from mesh_runtime.local import free_port
+from mesh_runtime.net import free_port
 from mesh_runtime.settings import Settings
 
 GENERAL = feedback_pb2.FEEDBACK_TYPE_GENERAL
@@ -47,8 +47,8 @@ async def test_sentiment_down_then_back_releases_each_once(
     db: asyncpg.Connection,
 ) -> None:
     port = free_port()  # nothing listens here yet: the sentiment service is down
-    local = settings.model_copy(
-        update={"sentiment_addr": f"127.0.0.1:{port}", "sentiment_timeout_seconds": 0.3}
+    local = settings.with_peers(sentiment=f"127.0.0.1:{port}").model_copy(
+        update={"sentiment_timeout_seconds": 0.3}
     )
     env = await start_feedback(serve, local, token_for, None)
     submitted = await asyncio.gather(
@@ -189,12 +189,9 @@ async def test_redis_down_never_fails_a_submission(
     from feedback_svc import metrics
 
     sentiment_server, servicer = await start_fake_sentiment(settings)
-    local = settings.model_copy(
-        update={
-            # model_copy does not validate: pass the SecretStr. Nothing listens there.
-            "redis_url": SecretStr(f"redis://127.0.0.1:{free_port()}/0"),
-            "sentiment_addr": f"127.0.0.1:{sentiment_server.port}",
-        }
+    local = settings.with_peers(sentiment=f"127.0.0.1:{sentiment_server.port}").model_copy(
+        # model_copy does not validate: pass the SecretStr. Nothing listens there.
+        update={"redis_url": SecretStr(f"redis://127.0.0.1:{free_port()}/0")}
     )
     env = await start_feedback(serve, local, token_for, servicer)
     failures_before = metrics.PUBLISH_FAILURES._value.get()
@@ -222,8 +219,8 @@ async def test_two_replicas_release_and_rescore_each_event_once(
     db: asyncpg.Connection,
 ) -> None:
     port = free_port()  # sentiment down first: every comment goes pending
-    local = settings.model_copy(
-        update={"sentiment_addr": f"127.0.0.1:{port}", "sentiment_timeout_seconds": 0.3}
+    local = settings.with_peers(sentiment=f"127.0.0.1:{port}").model_copy(
+        update={"sentiment_timeout_seconds": 0.3}
     )
     first = await start_feedback(serve, local, token_for, None)
     second = await start_feedback(serve, local, token_for, None)
@@ -268,8 +265,8 @@ async def test_sentiment_stopped_midway_recovers(
 ) -> None:
     port = free_port()
     sentiment_server, _ = await start_fake_sentiment(settings, port)
-    local = settings.model_copy(
-        update={"sentiment_addr": f"127.0.0.1:{port}", "sentiment_timeout_seconds": 0.3}
+    local = settings.with_peers(sentiment=f"127.0.0.1:{port}").model_copy(
+        update={"sentiment_timeout_seconds": 0.3}
     )
     env = await start_feedback(serve, local, token_for, None)
     try:

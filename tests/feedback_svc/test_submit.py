@@ -282,7 +282,7 @@ async def test_scored_by_the_real_sentiment_service(
     # The lexicon analyzer: real, deterministic, and needs no trained model artefact.
     vader = settings.model_copy(update={"sentiment_analyzer": "vader"})
     sentiment = await serve(["sentiment"], settings=vader, metrics=False)
-    local = settings.model_copy(update={"sentiment_addr": f"127.0.0.1:{sentiment.port}"})
+    local = settings.with_peers(sentiment=f"127.0.0.1:{sentiment.port}")
     env = await start_feedback(serve, local, token_for, None)
     try:
         good = await env.submit(

@@ -27,6 +27,7 @@ from gateway_helpers import (
     Gateway,
     GrpcServer,
     cluster_healthy,
+    mesh_upstreams,
     wait_for,
 )
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -36,7 +37,7 @@ from feedbackmesh.sentiment.v1 import sentiment_pb2_grpc
 from gateway import DEFAULT_DESCRIPTOR
 from gateway.config import render_envoy_config
 from gateway.envoy import start_envoy, stop_envoy, wait_until_ready
-from mesh_runtime.local import free_port
+from mesh_runtime.net import free_port
 from mesh_runtime.settings import Settings
 
 
@@ -104,12 +105,12 @@ def running_gateway(
     config = render_envoy_config(
         settings,
         descriptor=descriptor,
-        upstreams={
-            "sentiment": f"127.0.0.1:{backend.port}",
-            "feedback": f"127.0.0.1:{backend.port}",
-            "ingest": dead,
-            "analytics": dead,
-        },
+        upstreams=mesh_upstreams(
+            sentiment=f"127.0.0.1:{backend.port}",
+            feedback=f"127.0.0.1:{backend.port}",
+            ingest=dead,
+            analytics=dead,
+        ),
     )
     config_path = tmp / "envoy.yaml"
     config_path.write_text(config)

@@ -18,6 +18,8 @@ from grpc_status import rpc_status
 
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
+from gateway.clusters import Upstream
+from mesh_app import registry
 from mesh_runtime.settings import DEV_JWT_SECRET
 
 SENTIMENT_SERVICE = "feedbackmesh.sentiment.v1.SentimentService"
@@ -145,3 +147,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def mesh_upstreams(**addresses: str) -> list[Upstream]:
+    """Every service of the registry at its default address, except those given."""
+    return registry.upstreams(registry.default_peers() | addresses)

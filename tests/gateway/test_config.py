@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from gateway_helpers import mesh_upstreams
 from jwt.algorithms import RSAAlgorithm
 
 from gateway import DEFAULT_DESCRIPTOR
-from gateway.__main__ import main as cli_main
+from gateway.clusters import Upstream
 from gateway.config import build_envoy_config, render_envoy_config
-from gateway.descriptor import SERVICES, service_methods
+from gateway.descriptor import DescriptorError, service_methods
 from gateway.envoy import EnvoyError, envoy_binary, validate_config
+from mesh_app import registry
+from mesh_app.gateway_cli import main as cli_main
 from mesh_runtime.settings import Settings
 
 MIB = 1024 * 1024
@@ -24,7 +27,7 @@ Json = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def config(descriptor_bytes: bytes) -> Json:
-    return build_envoy_config(Settings(), descriptor=descriptor_bytes)
+    return build_envoy_config(Settings(), descriptor=descriptor_bytes, upstreams=mesh_upstreams())
 
 
 def hcm(config: Json) -> Json:
@@ -62,7 +65,7 @@ def test_envoy_binary_is_the_real_executable() -> None:
 def test_generated_descriptor_is_envoy_compatible() -> None:
     # Fails while a google.api.http rule uses response_body on a non-HttpBody field,
     # which Envoy's transcoder refuses at start-up.
-    service_methods(DEFAULT_DESCRIPTOR)
+    service_methods(DEFAULT_DESCRIPTOR, [s.proto_service for s in registry.SERVICES])
 
 
 def test_hs256_config_with_descriptor_file_validates(
@@ -71,13 +74,13 @@ def test_hs256_config_with_descriptor_file_validates(
     pb = tmp_path / "feedbackmesh.pb"
     pb.write_bytes(descriptor_bytes)
     path = tmp_path / "envoy.yaml"
-    path.write_text(render_envoy_config(Settings(), descriptor=pb))
+    path.write_text(render_envoy_config(Settings(), descriptor=pb, upstreams=mesh_upstreams()))
     validate_config(path)
 
 
 def test_rs256_inline_config_validates(tmp_path: Path, descriptor_bytes: bytes) -> None:
     settings = Settings(jwt_algorithm="RS256", jwks_file=rsa_jwks_file(tmp_path))
-    text = render_envoy_config(settings, descriptor=descriptor_bytes)
+    text = render_envoy_config(settings, descriptor=descriptor_bytes, upstreams=mesh_upstreams())
     validate_config(text)
     provider = json.loads(text)["static_resources"]["listeners"][0]["filter_chains"][0]
     jwt = provider["filters"][0]["typed_config"]["http_filters"][1]["typed_config"]
@@ -88,12 +91,16 @@ def test_rs256_inline_config_validates(tmp_path: Path, descriptor_bytes: bytes) 
 
 def test_rs256_needs_a_public_jwks(tmp_path: Path, descriptor_bytes: bytes) -> None:
     with pytest.raises(ValueError, match="JWKS_FILE"):
-        build_envoy_config(Settings(jwt_algorithm="RS256"), descriptor=descriptor_bytes)
+        build_envoy_config(
+            Settings(jwt_algorithm="RS256"), descriptor=descriptor_bytes, upstreams=mesh_upstreams()
+        )
     private = tmp_path / "private.json"
     private.write_text(json.dumps({"keys": [{"kty": "RSA", "n": "x", "e": "AQAB", "d": "y"}]}))
     with pytest.raises(ValueError, match="private"):
         build_envoy_config(
-            Settings(jwt_algorithm="RS256", jwks_file=private), descriptor=descriptor_bytes
+            Settings(jwt_algorithm="RS256", jwks_file=private),
+            descriptor=descriptor_bytes,
+            upstreams=mesh_upstreams(),
         )
 
 
@@ -105,7 +112,7 @@ def test_validate_reports_envoys_message() -> None:
 def test_transcoder_options(config: Json, descriptor_bytes: bytes) -> None:
     t = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
     assert base64.b64decode(t["proto_descriptor_bin"]) == descriptor_bytes
-    assert t["services"] == list(SERVICES.values())
+    assert t["services"] == [s.proto_service for s in registry.SERVICES]
     assert t["print_options"] == {
         "add_whitespace": False,
         "always_print_primitive_fields": True,
@@ -122,7 +129,8 @@ def test_descriptor_path_is_referenced_not_inlined(descriptor_bytes: bytes, tmp_
     pb = tmp_path / "d.pb"
     pb.write_bytes(descriptor_bytes)
     t = http_filter(
-        build_envoy_config(Settings(), descriptor=pb), "envoy.filters.http.grpc_json_transcoder"
+        build_envoy_config(Settings(), descriptor=pb, upstreams=mesh_upstreams()),
+        "envoy.filters.http.grpc_json_transcoder",
     )
     assert t["proto_descriptor"] == str(pb.resolve())
     assert "proto_descriptor_bin" not in t
@@ -195,13 +203,13 @@ def test_healthz_is_a_direct_response(config: Json) -> None:
 
 def test_clusters_http2_health_checked_no_panic(config: Json) -> None:
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
-    for key, service in SERVICES.items():
-        c = clusters[f"{key}_grpc"]
+    for spec in registry.SERVICES:
+        c = clusters[f"{spec.name}_grpc"]
         options = c["typed_extension_protocol_options"]
         http = options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
         assert "http2_protocol_options" in http["explicit_http_config"]
         (check,) = c["health_checks"]
-        assert check["grpc_health_check"] == {"service_name": service}
+        assert check["grpc_health_check"] == {"service_name": spec.proto_service}
         assert check["interval"] == "2s"
         assert check["no_traffic_interval"] == "3s"
         assert c["common_lb_config"]["healthy_panic_threshold"] == {"value": 0.0}
@@ -210,7 +218,7 @@ def test_clusters_http2_health_checked_no_panic(config: Json) -> None:
 
 def test_hostname_upstreams_use_dns(descriptor_bytes: bytes) -> None:
     config = build_envoy_config(
-        Settings(), descriptor=descriptor_bytes, upstreams={"feedback": "feedback:50051"}
+        Settings(), descriptor=descriptor_bytes, upstreams=mesh_upstreams(feedback="feedback:50051")
     )
     feedback = next(
         c for c in config["static_resources"]["clusters"] if c["name"] == "feedback_grpc"
@@ -218,8 +226,9 @@ def test_hostname_upstreams_use_dns(descriptor_bytes: bytes) -> None:
     assert feedback["type"] == "STRICT_DNS"
     endpoint = feedback["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     assert endpoint["address"]["socket_address"] == {"address": "feedback", "port_value": 50051}
-    with pytest.raises(ValueError, match="unknown upstream"):
-        build_envoy_config(Settings(), descriptor=descriptor_bytes, upstreams={"nope": "x:1"})
+    nope = [Upstream("nope", "feedbackmesh.nope.v1.NopeService", "x:1")]
+    with pytest.raises(DescriptorError, match="lacks services"):
+        build_envoy_config(Settings(), descriptor=descriptor_bytes, upstreams=nope)
 
 
 def test_body_limits_at_least_8_mib(config: Json, descriptor_bytes: bytes) -> None:
@@ -228,7 +237,11 @@ def test_body_limits_at_least_8_mib(config: Json, descriptor_bytes: bytes) -> No
     assert t["max_request_body_size"] == t["max_response_body_size"] == limit >= 8 * MIB
     listener = config["static_resources"]["listeners"][0]
     assert listener["per_connection_buffer_limit_bytes"] == limit
-    small = build_envoy_config(Settings(grpc_max_message_bytes=MIB), descriptor=descriptor_bytes)
+    small = build_envoy_config(
+        Settings(grpc_max_message_bytes=MIB),
+        descriptor=descriptor_bytes,
+        upstreams=mesh_upstreams(),
+    )
     t_small = http_filter(small, "envoy.filters.http.grpc_json_transcoder")
     assert t_small["max_request_body_size"] == 8 * MIB
 

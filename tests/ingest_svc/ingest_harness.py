@@ -68,15 +68,12 @@ class Mesh:
     async def start_backends(self, **overrides: Any) -> None:
         base = self.base.model_copy(update={"sentiment_analyzer": "vader", **overrides})
         sentiment = await self._serve(["sentiment"], settings=base, metrics=False)
-        with_sentiment = base.model_copy(update={"sentiment_addr": f"127.0.0.1:{sentiment.port}"})
+        with_sentiment = base.with_peers(sentiment=f"127.0.0.1:{sentiment.port}")
         feedback = await self._serve(["feedback"], settings=with_sentiment, metrics=False)
-        self.settings = with_sentiment.model_copy(
-            update={
-                "feedback_addr": f"127.0.0.1:{feedback.port}",
-                "clickhouse_database": f"ingest_{uuid.uuid4().hex[:10]}",
-            }
+        self.settings = with_sentiment.with_peers(feedback=f"127.0.0.1:{feedback.port}").model_copy(
+            update={"clickhouse_database": f"ingest_{uuid.uuid4().hex[:10]}"}
         )
-        self.feedback_channel = grpc.aio.insecure_channel(self.settings.feedback_addr)
+        self.feedback_channel = grpc.aio.insecure_channel(self.settings.peer("feedback"))
 
     async def start_ingest(self, **overrides: Any) -> MeshServer:
         settings = self.settings.model_copy(update=overrides)

@@ -13,6 +13,8 @@ from typing import Any
 
 import asyncpg
 
+from mesh_runtime.postgres import libpq_url
+
 Snapshot = dict[str, Any]
 
 _RATING_COLS = [f"rating_{i}" for i in range(1, 6)]
@@ -30,7 +32,7 @@ def _iso(value: datetime) -> str:
 
 async def pg_snapshot(dsn: str, tenants: list[str]) -> Snapshot:
     """Rows of ``feedback`` that are complete (released), and the rollups' GROUP BYs."""
-    conn = await asyncpg.connect(dsn.replace("postgresql+asyncpg://", "postgresql://", 1))
+    conn = await asyncpg.connect(libpq_url(dsn))
     try:
         records = await conn.fetch(
             """SELECT id, tenant_id, user_id, feedback_type, coalesce(execution_id, 0) AS e,

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from ingest_svc.outbox import OutboxClient
 from mesh_runtime.embedded import EmbeddedValkey
-from mesh_runtime.local import free_port
+from mesh_runtime.net import free_port
 
 
 async def wait_caught_up(mesh: Mesh, timeout: float = 30.0) -> None:

@@ -20,7 +20,7 @@ from ingest_harness import Mesh, MeshFactory
 from ingest_snapshots import assert_exact, pg_snapshot
 
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from mesh_runtime.local import free_port
+from mesh_runtime.net import free_port
 
 SCRIPT = Path(__file__).resolve().parent / "ingest_process.py"
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def child_env(mesh: Mesh, chdb_dir: Path, port: int) -> dict[str, str]:
         FEEDBACKMESH_REDIS_CHANNEL=s.redis_channel,
         FEEDBACKMESH_CLICKHOUSE_URL=f"chdb://{chdb_dir}",
         FEEDBACKMESH_CLICKHOUSE_DATABASE=s.clickhouse_database,
-        FEEDBACKMESH_FEEDBACK_ADDR=s.feedback_addr,
+        FEEDBACKMESH_PEERS__FEEDBACK=s.peer("feedback"),
         FEEDBACKMESH_JWT_SECRET=s.jwt_secret.get_secret_value(),
         FEEDBACKMESH_GRPC_HOST="127.0.0.1",
         FEEDBACKMESH_GRPC_PORT=str(port),

@@ -9,21 +9,21 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 
-from mesh_runtime.embedded import EmbeddedPostgres, EmbeddedValkey, asyncpg_url
+from mesh_runtime.embedded import EmbeddedPostgres, EmbeddedValkey, socket_url
 
 
-def test_asyncpg_url_keeps_the_socket_directory() -> None:
+def test_socket_url_keeps_the_socket_directory() -> None:
     assert (
-        asyncpg_url("postgresql://postgres:@/postgres?host=/tmp/pg")
-        == "postgresql+asyncpg://postgres@/postgres?host=/tmp/pg"
+        socket_url("postgresql://postgres:@/postgres?host=/tmp/pg")
+        == "postgresql://postgres@/postgres?host=/tmp/pg"
     )
-    assert asyncpg_url("postgresql://u:pw@db:5433/app") == "postgresql+asyncpg://u:pw@db:5433/app"
+    assert socket_url("postgresql://u:pw@db:5433/app") == "postgresql://u:pw@db:5433/app"
 
 
 async def test_embedded_postgres_serves_and_keeps_data_across_restarts(tmp_path: Path) -> None:
     data_dir = tmp_path / "pg"
     server = EmbeddedPostgres(data_dir)
-    dsn = server.url().replace("postgresql+asyncpg://", "postgresql://")
+    dsn = server.url()
     conn = await asyncpg.connect(dsn)
     await conn.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
     await conn.close()

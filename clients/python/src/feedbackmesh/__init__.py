@@ -1,7 +1,7 @@
-"""Feedback Mesh: feedback collection, sentiment and analytics for AI agents.
+"""Feedback Mesh's public gRPC API for Python.
 
 The subpackages ``feedbackmesh.<service>.v1`` are generated from ``protos/`` by
 ``python scripts/generate.py``; do not edit them by hand.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

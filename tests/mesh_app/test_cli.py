@@ -12,7 +12,7 @@ from mesh_runtime.settings import Settings
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "feedbackmesh.cli", *args],
+        [sys.executable, "-m", "mesh_app.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,8 +11,8 @@ import urllib.request
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.config import cluster_name
-from gateway.descriptor import SERVICES
+from gateway.clusters import cluster_name
+from mesh_app import registry
 
 logger = logging.getLogger(__name__)
 
@@ -62,4 +62,4 @@ def unhealthy_clusters(admin_url: str, keys: list[str], timeout: float = 1.0) ->
 
 
 def service_name(key: str) -> str:
-    return SERVICES[key]
+    return registry.spec(key).proto_service

@@ -8,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from feedbackmesh.up.ports import PortPlan, ProcessSpec
-from feedbackmesh.up.stores import Stores, ignoring_sigint
-from feedbackmesh.up.supervisor import ManagedProcess, log_tail
 from gateway.config import render_envoy_config
-from gateway.descriptor import SERVICES, DescriptorError
+from gateway.descriptor import DescriptorError
 from gateway.envoy import start_envoy
+from mesh_app import registry
+from mesh_app.up.ports import PortPlan, ProcessSpec
+from mesh_app.up.stores import Stores, ignoring_sigint
+from mesh_app.up.supervisor import ManagedProcess, log_tail
 from mesh_runtime.settings import Settings
 
 MIGRATE_TIMEOUT_SECONDS = 300.0
@@ -43,8 +44,8 @@ def mesh_env(settings: Settings, plan: PortPlan, stores: Stores) -> dict[str, st
         FEEDBACKMESH_GRPC_HOST=plan.host,
         FEEDBACKMESH_METRICS_HOST=plan.host,
     )
-    for key in SERVICES:
-        env[f"FEEDBACKMESH_{key.upper()}_ADDR"] = plan.addr(key)
+    for name in registry.SERVICE_NAMES:
+        env[f"FEEDBACKMESH_PEERS__{name.upper()}"] = plan.addr(name)
     return env
 
 
@@ -61,7 +62,7 @@ def run_migrations(env: dict[str, str], log_path: Path) -> None:
     print("feedbackmesh up: applying migrations ...", flush=True)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "feedbackmesh.cli", "migrate"],
+            [sys.executable, "-m", "mesh_app.cli", "migrate"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -94,7 +95,7 @@ def envoy_process(
         text = render_envoy_config(
             gateway_settings,
             descriptor=(descriptor or DEFAULT_DESCRIPTOR).read_bytes(),
-            upstreams={key: plan.addr(key) for key in SERVICES},
+            upstreams=registry.upstreams({n: plan.addr(n) for n in registry.SERVICE_NAMES}),
             admin_address="127.0.0.1",
         )
     except (DescriptorError, OSError, ValueError) as exc:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from feedbackmesh.up.ports import ProcessSpec
+from mesh_app.up.ports import ProcessSpec
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def service_launcher(spec: ProcessSpec, env: Mapping[str, str], log_path: Path) 
 
     def launch() -> subprocess.Popen[bytes]:
         parent = ["--parent", str(os.getpid())]
-        command = [sys.executable, "-m", "feedbackmesh.up.child", *parent, *spec.targets]
+        command = [sys.executable, "-m", "mesh_app.up.child", *parent, *spec.targets]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             return subprocess.Popen(

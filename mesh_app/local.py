@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 
+from mesh_app import registry
+from mesh_app.targets import create_targets
 from mesh_runtime.resources import Resources
 from mesh_runtime.server import MeshServer
 from mesh_runtime.settings import Settings
-from mesh_runtime.targets import ServiceTarget, create_targets
+from mesh_runtime.targets import ServiceTarget
 
 
 class LocalMesh:
@@ -25,6 +26,7 @@ class LocalMesh:
     ) -> MeshServer:
         """Serves ``targets`` (names built by their packages' ``create_target``, or ready
         ``ServiceTarget`` objects) on 127.0.0.1 port 0; ``metrics`` adds a /metrics port."""
+        settings = registry.with_default_peers(settings)
         resources = Resources(settings)
         names = [t for t in targets if isinstance(t, str)]
         built = await create_targets(names, settings, resources)
@@ -42,10 +44,3 @@ class LocalMesh:
             server, resources = self._started.pop()
             await server.stop(grace=1.0, delay=0)
             await resources.close()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (for servers that cannot bind port 0 themselves)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from feedbackmesh.up.ports import PortPlan
-from feedbackmesh.up.stores import Stores
-from feedbackmesh.up.supervisor import ManagedProcess
+from mesh_app.up.ports import PortPlan
+from mesh_app.up.stores import Stores
+from mesh_app.up.supervisor import ManagedProcess
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
 from mesh_runtime.settings import Settings
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mesh_runtime.postgres import libpq_url
 from mesh_runtime.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -99,15 +100,10 @@ def _start_valkey(path: Path, port: int | None, stores: Stores) -> str:
     return server.url
 
 
-def libpq_dsn(sqlalchemy_url: str) -> str:
-    """postgresql+asyncpg://... -> postgresql://... (what asyncpg.connect takes)."""
-    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 async def _ensure_database(admin_url: str, name: str) -> None:
     import asyncpg
 
-    conn: Any = await asyncpg.connect(libpq_dsn(admin_url))
+    conn: Any = await asyncpg.connect(libpq_url(admin_url))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:

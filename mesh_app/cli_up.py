@@ -1,6 +1,6 @@
 """``feedbackmesh up`` and ``feedbackmesh demo-data``: the whole mesh on one machine.
 
-The work lives in the ``feedbackmesh.up`` package; this module is the CLI's entry point
+The work lives in the ``mesh_app.up`` package; this module is the CLI's entry point
 (``add_commands`` registers the sub-commands, ``run_command`` runs one).
 """
 
@@ -34,8 +34,8 @@ def add_commands(commands: Any) -> None:
         "--base-port",
         type=int,
         default=None,
-        help="use ports BASE..BASE+10 (gateway, admin, services, metrics, Valkey) instead of "
-        "the defaults, e.g. to run a second mesh",
+        help="use a block of ports from BASE (gateway, admin, each service's gRPC and metrics "
+        "port, Valkey) instead of the defaults, e.g. to run a second mesh",
     )
     up.add_argument(
         "--timeout", type=float, default=120.0, help="seconds to wait for health checks"
@@ -60,7 +60,7 @@ def add_commands(commands: Any) -> None:
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "up":
-        from feedbackmesh.up.mesh import UpOptions, run_up
+        from mesh_app.up.mesh import UpOptions, run_up
 
         options = UpOptions(
             data_dir=args.data_dir or settings.data_dir,
@@ -71,7 +71,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         )
         return run_up(settings, options)
     if args.command == "demo-data":
-        from feedbackmesh.up.demo_data import load_demo_data
+        from mesh_app.up.demo_data import load_demo_data
 
         gateway = args.gateway or f"http://127.0.0.1:{settings.gateway_port}"
         return load_demo_data(

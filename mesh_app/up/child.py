@@ -1,4 +1,4 @@
-"""A service process under ``feedbackmesh up``: ``python -m feedbackmesh.up.child --parent PID
+"""A service process under ``feedbackmesh up``: ``python -m mesh_app.up.child --parent PID
 TARGET...`` arranges to die with ``up``, then runs ``feedbackmesh serve TARGET...``.
 
 Done here rather than in a ``preexec_fn`` because ``up`` holds gRPC channels (threads) and
@@ -30,10 +30,10 @@ def die_with_parent(parent: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 3 or args[0] != "--parent" or not args[1].isdigit():
-        print("usage: python -m feedbackmesh.up.child --parent PID TARGET...", file=sys.stderr)
+        print("usage: python -m mesh_app.up.child --parent PID TARGET...", file=sys.stderr)
         return 2
     die_with_parent(int(args[1]))
-    from feedbackmesh.cli import main as cli_main
+    from mesh_app.cli import main as cli_main
 
     return cli_main(["serve", *args[2:]])
 

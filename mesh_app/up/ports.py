@@ -2,7 +2,7 @@
 
 Without ``--base-port`` the ports are the documented defaults (CONTRIBUTING.md), so a
 README's curl examples work unchanged. ``--base-port B`` packs a whole mesh into
-B..B+10, so a second mesh (or a test) can run next to the first one.
+B..B+2+2n (n services), so a second mesh (or a test) can run next to the first one.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import errno
 import socket
 from dataclasses import dataclass, field
 
-from mesh_runtime.settings import DEFAULT_GRPC_PORTS, DEFAULT_METRICS_PORTS, Settings
+from mesh_app import registry
+from mesh_runtime.settings import Settings
 
-SERVICES = ("feedback", "sentiment", "ingest", "analytics")
-# Offsets from --base-port: gateway, Envoy admin, then gRPC and metrics ports per service.
+# Offsets from --base-port: gateway, Envoy admin, then gRPC and metrics ports per service,
+# then Valkey.
 _GRPC_OFFSET = 2
-_METRICS_OFFSET = 6
-_VALKEY_OFFSET = 10
+_METRICS_OFFSET = _GRPC_OFFSET + len(registry.SERVICES)
+_VALKEY_OFFSET = _METRICS_OFFSET + len(registry.SERVICES)
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,13 @@ def plan_ports(
     if base_port is not None:
         if not 1024 <= base_port <= 65535 - _VALKEY_OFFSET:
             raise ValueError(f"--base-port must be in 1024..{65535 - _VALKEY_OFFSET}")
-        grpc = {name: base_port + _GRPC_OFFSET + i for i, name in enumerate(SERVICES)}
-        metrics = {name: base_port + _METRICS_OFFSET + i for i, name in enumerate(SERVICES)}
+        names = registry.SERVICE_NAMES
+        grpc = {name: base_port + _GRPC_OFFSET + i for i, name in enumerate(names)}
+        metrics = {name: base_port + _METRICS_OFFSET + i for i, name in enumerate(names)}
         gateway, admin, valkey = base_port, base_port + 1, base_port + _VALKEY_OFFSET
     else:
-        grpc, metrics = dict(DEFAULT_GRPC_PORTS), dict(DEFAULT_METRICS_PORTS)
+        grpc = {s.name: s.grpc_port for s in registry.SERVICES}
+        metrics = {s.name: s.metrics_port for s in registry.SERVICES}
         gateway, admin, valkey = settings.gateway_port, settings.envoy_admin_port, None
     if gateway_port is not None:
         gateway = gateway_port
@@ -94,19 +97,14 @@ def plan_ports(
 def process_layout(
     grpc: dict[str, int], metrics: dict[str, int], *, colocate_clickhouse: bool
 ) -> list[ProcessSpec]:
-    specs = [
-        ProcessSpec("feedback", ("feedback",), grpc["feedback"], metrics["feedback"]),
-        ProcessSpec("sentiment", ("sentiment",), grpc["sentiment"], metrics["sentiment"]),
+    """One process per service, or per group of services that must share one; a group
+    listens on its first member's ports."""
+    groups = registry.process_groups(
+        registry.SERVICE_NAMES, embedded_clickhouse=colocate_clickhouse
+    )
+    return [
+        ProcessSpec("-".join(group), group, grpc[group[0]], metrics[group[0]]) for group in groups
     ]
-    if colocate_clickhouse:
-        both = ("ingest", "analytics")
-        specs.append(ProcessSpec("ingest-analytics", both, grpc["ingest"], metrics["ingest"]))
-    else:
-        specs.append(ProcessSpec("ingest", ("ingest",), grpc["ingest"], metrics["ingest"]))
-        specs.append(
-            ProcessSpec("analytics", ("analytics",), grpc["analytics"], metrics["analytics"])
-        )
-    return specs
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -1,8 +1,9 @@
-"""``python -m gateway render|validate``: the Envoy config from the environment's settings.
+"""``python -m mesh_app.gateway_cli render|validate``: the Envoy config from the
+environment's settings and the service registry.
 
-python -m gateway render [--inline-descriptor] [--descriptor PB] [--upstream svc=host:port]
-                         [--admin-address ADDR] [--out FILE]
-python -m gateway validate FILE
+python -m mesh_app.gateway_cli render [--inline-descriptor] [--descriptor PB]
+                         [--upstream svc=host:port] [--admin-address ADDR] [--out FILE]
+python -m mesh_app.gateway_cli validate FILE
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from gateway import DEFAULT_DESCRIPTOR
 from gateway.config import render_envoy_config
-from gateway.descriptor import SERVICES, DescriptorError
+from gateway.descriptor import DescriptorError
 from gateway.envoy import EnvoyError, validate_config
+from mesh_app import registry
 from mesh_runtime.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -24,15 +26,17 @@ logger = logging.getLogger(__name__)
 
 def _upstream(value: str) -> tuple[str, str]:
     key, sep, addr = value.partition("=")
-    if not sep or key not in SERVICES or ":" not in addr:
+    if not sep or key not in registry.SERVICE_NAMES or ":" not in addr:
         raise argparse.ArgumentTypeError(
-            f"expected <{'|'.join(SERVICES)}>=host:port, got {value!r}"
+            f"expected <{'|'.join(registry.SERVICE_NAMES)}>=host:port, got {value!r}"
         )
     return key, addr
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mesh_app.gateway_cli", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     render = sub.add_parser("render", help="print the Envoy config (JSON, valid YAML)")
@@ -70,10 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         descriptor: Path | bytes = args.descriptor
         if args.inline_descriptor:
             descriptor = args.descriptor.read_bytes()
+        settings = registry.with_default_peers(Settings().with_peers(**dict(args.upstream)))
         text = render_envoy_config(
-            Settings(),
+            settings,
             descriptor=descriptor,
-            upstreams=dict(args.upstream),
+            upstreams=registry.upstreams(settings.peers),
             admin_address=args.admin_address,
         )
         if args.validate:

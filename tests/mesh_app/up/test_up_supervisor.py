@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from feedbackmesh.up.supervisor import Backoff, ManagedProcess, reap_stale
+from mesh_app.up.supervisor import Backoff, ManagedProcess, reap_stale
 
 
 def test_backoff_doubles_from_one_second_up_to_thirty() -> None:

@@ -14,18 +14,20 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from feedbackmesh.up import banner
-from feedbackmesh.up.launch import (
+from gateway.envoy import EnvoyError
+from mesh_app import registry
+from mesh_app.up import banner
+from mesh_app.up.launch import (
     UpError,
     envoy_process,
     mesh_env,
     run_migrations,
     service_env,
 )
-from feedbackmesh.up.ports import PortPlan, busy_ports, plan_ports, port_in_use_message
-from feedbackmesh.up.readiness import HealthProbe, http_ok, service_name, unhealthy_clusters
-from feedbackmesh.up.stores import Stores, start_stores
-from feedbackmesh.up.supervisor import (
+from mesh_app.up.ports import PortPlan, busy_ports, plan_ports, port_in_use_message
+from mesh_app.up.readiness import HealthProbe, http_ok, service_name, unhealthy_clusters
+from mesh_app.up.stores import Stores, start_stores
+from mesh_app.up.supervisor import (
     ManagedProcess,
     log_tail,
     reap_stale,
@@ -33,8 +35,6 @@ from feedbackmesh.up.supervisor import (
     stop_all,
     write_status,
 )
-from gateway.descriptor import SERVICES
-from gateway.envoy import EnvoyError
 from mesh_runtime.resources import is_embedded_clickhouse
 from mesh_runtime.settings import Settings
 
@@ -183,7 +183,7 @@ class _Mesh:
                 if not http_ok(gateway):
                     waiting.append((f"envoy ({gateway})", self.envoy.log_path))
                 elif not waiting:
-                    for key in unhealthy_clusters(admin, list(SERVICES)):
+                    for key in unhealthy_clusters(admin, list(registry.SERVICE_NAMES)):
                         label = f"envoy -> {key} (upstream health checks not passing)"
                         waiting.append((label, self.envoy.log_path))
                 if not waiting:

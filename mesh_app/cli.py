@@ -8,11 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from feedbackmesh import __version__
+from mesh_app import __version__, registry
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
 from mesh_runtime.logs import configure_logging
 from mesh_runtime.settings import Settings
-from mesh_runtime.targets import ALL_TARGETS
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +40,13 @@ def _parser() -> argparse.ArgumentParser:
         help="serve one or more services in this process",
         description="Serve the given targets on one gRPC port (FEEDBACKMESH_GRPC_PORT, default "
         "the first target's port) with one /metrics endpoint. Targets: "
-        f"{', '.join(ALL_TARGETS)}, or 'all'. With embedded ClickHouse (chDB), ingest and "
-        "analytics must share a process.",
+        f"{', '.join(registry.SERVICE_NAMES)}, or 'all'. With embedded ClickHouse (chDB), "
+        f"{' and '.join(s.name for s in registry.SERVICES if s.uses_clickhouse)} must share "
+        "a process.",
     )
-    serve.add_argument("targets", nargs="+", metavar="TARGET", choices=[*ALL_TARGETS, "all"])
+    serve.add_argument(
+        "targets", nargs="+", metavar="TARGET", choices=[*registry.SERVICE_NAMES, "all"]
+    )
 
     token = commands.add_parser(
         "token",
@@ -76,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--service", default="", help="service name (default: the server)")
     check.add_argument("--timeout", type=float, default=3.0)
 
-    from feedbackmesh import cli_up
+    from mesh_app import cli_up
 
     cli_up.add_commands(commands)
     return parser
@@ -84,32 +86,32 @@ def _parser() -> argparse.ArgumentParser:
 
 def _expand_targets(names: Sequence[str]) -> list[str]:
     if "all" in names:
-        return list(ALL_TARGETS)
+        return list(registry.SERVICE_NAMES)
     return list(dict.fromkeys(names))
 
 
 async def _serve(settings: Settings, names: list[str]) -> None:
+    from mesh_app.targets import create_targets
     from mesh_runtime.resources import Resources, is_embedded_clickhouse
     from mesh_runtime.server import MeshServer
-    from mesh_runtime.targets import create_targets
 
-    clickhouse_targets = {"ingest", "analytics"} & set(names)
-    if len(clickhouse_targets) == 1 and is_embedded_clickhouse(settings):
-        raise UsageError(
-            "embedded ClickHouse (chDB) opens its data directory in one process only, so "
-            "ingest and analytics must be served together: `feedbackmesh serve ingest "
-            "analytics`; or set FEEDBACKMESH_CLICKHOUSE_URL to a ClickHouse server"
-        )
-    port = settings.grpc_port_for(names[0])
+    problem = registry.colocation_problem(
+        names, embedded_clickhouse=is_embedded_clickhouse(settings)
+    )
+    if problem is not None:
+        raise UsageError(problem)
+    first = registry.spec(names[0])
+    port = settings.grpc_port if settings.grpc_port is not None else first.grpc_port
+    metrics_port = settings.metrics_port
+    if metrics_port is None:
+        metrics_port = first.metrics_port
     # Co-located targets call each other on this process's own port.
     local = f"127.0.0.1:{port}"
-    settings = settings.model_copy(update={f"{name}_addr": local for name in names})
+    settings = registry.with_default_peers(settings.with_peers(**dict.fromkeys(names, local)))
     resources = Resources(settings)
     try:
         targets = await create_targets(names, settings, resources)
-        server = MeshServer(
-            settings, targets, port=port, metrics_port=settings.metrics_port_for(names[0])
-        )
+        server = MeshServer(settings, targets, port=port, metrics_port=metrics_port)
         await server.start()
         await server.run_until_signal()
     finally:
@@ -164,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
             return 0
-        from feedbackmesh import cli_up
+        from mesh_app import cli_up
 
         return cli_up.run_command(args, settings)
     except UsageError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from feedbackmesh.up.ports import (
+from mesh_app.up.ports import (
     busy_ports,
     plan_ports,
     port_in_use,
@@ -83,7 +83,7 @@ def test_message_is_one_line_naming_every_port() -> None:
 def test_up_reports_a_busy_port_in_one_line_and_exits_2(listener: int, tmp_path: Path) -> None:
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "feedbackmesh.cli", "up", "--data-dir", str(tmp_path)),
+            *(sys.executable, "-m", "mesh_app.cli", "up", "--data-dir", str(tmp_path)),
             *("--gateway-port", str(listener), "--base-port", "31000"),
         ],
         capture_output=True,
