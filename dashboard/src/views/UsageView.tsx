@@ -1,0 +1,89 @@
+import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
+
+import { ChartCard, Loadable, Stat } from "../components";
+import type { UsageTrends } from "../lib/api-types";
+import { isEmptySeries, targetRows, usageRows, type TargetRow } from "../lib/mapping";
+import { useApi } from "../useApi";
+import { AXIS_TICK, Chart } from "./charts";
+import type { ViewProps } from "./view";
+
+export function UsageView({ usageQuery, token, refreshKey, onUnauthenticated }: ViewProps) {
+  const state = useApi<UsageTrends>(
+    `/v1/analytics/usage-trends?${usageQuery}`,
+    token,
+    refreshKey,
+    onUnauthenticated,
+  );
+  return (
+    <Loadable state={state} isEmpty={(d) => isEmptySeries(d.series)}>
+      {(data) => {
+        const rows = usageRows(data);
+        return (
+          <>
+            <p className="muted">Usage trends count whole days, ending today.</p>
+            <div className="stats">
+              <Stat label="Submissions" value={data.total_submissions} testId="usage-submissions" />
+              <Stat label="Active users" value={data.total_active_users} testId="usage-users" />
+            </div>
+            <div className="grid">
+              <ChartCard
+                title="Submissions and active users per day"
+                testId="chart-usage"
+                rows={rows}
+                columns={[
+                  { key: "date", label: "Day" },
+                  { key: "submissions", label: "Submissions" },
+                  { key: "activeUsers", label: "Active users" },
+                ]}
+              >
+                <Chart>
+                  <LineChart data={rows}>
+                    <CartesianGrid strokeDasharray="3 3" />
+                    <XAxis dataKey="label" tick={AXIS_TICK} minTickGap={16} />
+                    <YAxis allowDecimals={false} tick={AXIS_TICK} width={40} />
+                    <Tooltip />
+                    <Legend />
+                    <Line dataKey="submissions" name="Submissions" stroke="#2563eb" strokeWidth={2} isAnimationActive={false} />
+                    <Line dataKey="activeUsers" name="Active users" stroke="#16a34a" strokeWidth={2} isAnimationActive={false} />
+                  </LineChart>
+                </Chart>
+              </ChartCard>
+              <TopTable title="Top agents" rows={targetRows(data.top_agents)} testId="top-agents" />
+              <TopTable title="Top executions" rows={targetRows(data.top_executions)} testId="top-executions" />
+            </div>
+          </>
+        );
+      }}
+    </Loadable>
+  );
+}
+
+function TopTable({ title, rows, testId }: { title: string; rows: TargetRow[]; testId: string }) {
+  return (
+    <section className="card" data-testid={testId}>
+      <h3>{title}</h3>
+      {rows.length === 0 ? (
+        <p className="muted">None in this period.</p>
+      ) : (
+        <table className="data-table visible">
+          <thead>
+            <tr>
+              <th>Id</th>
+              <th>Feedback</th>
+              <th>Average rating</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.id}>
+                <td>{r.id}</td>
+                <td>{r.count}</td>
+                <td>{r.avgRating}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
