@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from google.protobuf import json_format, struct_pb2
 
 from feedback_svc.domain import FeedbackRecord, OutboxEvent, RawSubmission
+from feedback_svc.validation import MAX_METADATA_WIRE_BYTES
 from feedbackmesh.feedback.v1 import feedback_pb2
 from feedbackmesh.sentiment.v1 import sentiment_pb2
 from mesh_runtime.timestamps import to_timestamp
@@ -44,6 +45,7 @@ def raw_submission(request: feedback_pb2.SubmitFeedbackRequest) -> RawSubmission
         kind: str | None = None
     else:
         kind = TYPE_FROM_PROTO.get(request.feedback_type, f"#{request.feedback_type}")
+    metadata_bytes = request.metadata.ByteSize() if request.HasField("metadata") else 0
     return RawSubmission(
         request_id=request.request_id,
         feedback_type=kind,
@@ -54,8 +56,9 @@ def raw_submission(request: feedback_pb2.SubmitFeedbackRequest) -> RawSubmission
         comment=request.comment,
         tags=list(request.tags),
         metadata=json_format.MessageToDict(request.metadata)
-        if request.HasField("metadata")
+        if 0 < metadata_bytes <= MAX_METADATA_WIRE_BYTES
         else {},
+        metadata_wire_bytes=metadata_bytes,
     )
 
 

@@ -31,6 +31,8 @@ class RawSubmission:
     comment: str
     tags: list[str]
     metadata: dict[str, Any]
+    # The metadata's size as received (protobuf wire bytes): bounded before conversion.
+    metadata_wire_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,13 @@
-"""WHERE clauses for list/export filters and the opaque keyset page token."""
+"""WHERE clauses for list/export filters and the signed keyset page token."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feedback_svc.domain import FeedbackFilter
-from mesh_runtime.errors import InvalidArgument
+from mesh_runtime.page_tokens import PageTokens
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -61,20 +58,14 @@ def filter_sql(tenant_id: str, flt: FeedbackFilter) -> FilterSQL:
     return query
 
 
-def encode_page_token(created_at: datetime, feedback_id: int) -> str:
+def encode_page_token(
+    tokens: PageTokens, tenant_id: str, created_at: datetime, feedback_id: int
+) -> str:
     # Integer microseconds: a float timestamp would round and skip or repeat rows.
     micros = (created_at - _EPOCH) // timedelta(microseconds=1)
-    raw = json.dumps([micros, feedback_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return tokens.encode(tenant_id, (micros, feedback_id))
 
 
-def decode_page_token(token: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        micros, feedback_id = json.loads(raw)
-        if not isinstance(micros, int) or not isinstance(feedback_id, int):
-            raise ValueError("bad token")
-        created_at = _EPOCH + timedelta(microseconds=micros)
-    except (ValueError, TypeError, binascii.Error, OverflowError) as exc:
-        raise InvalidArgument.single("page_token", "is not a valid page token") from exc
-    return created_at, feedback_id
+def decode_page_token(tokens: PageTokens, tenant_id: str, token: str) -> tuple[datetime, int]:
+    micros, feedback_id = tokens.decode(tenant_id, token, 2)
+    return _EPOCH + timedelta(microseconds=micros), feedback_id

@@ -29,6 +29,7 @@ from feedback_svc.validation import validate
 from mesh_runtime.auth import Principal
 from mesh_runtime.coalesce import Coalescer
 from mesh_runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from mesh_runtime.page_tokens import PageTokens
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ class FeedbackService:
         sentiment: SentimentClient,
         wake_release: Callable[[], None],
         wake_rescore: Callable[[], None],
+        page_tokens: PageTokens,
     ) -> None:
         self._repository = repository
+        self._page_tokens = page_tokens
         self._outbox = outbox
         self._sentiment = sentiment
         self._wake_release = wake_release
@@ -212,13 +215,18 @@ class FeedbackService:
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         query = filter_sql(principal.tenant_id, flt)
         if page_token:
-            created_at, last_id = decode_page_token(page_token)
+            created_at, last_id = decode_page_token(
+                self._page_tokens, principal.tenant_id, page_token
+            )
             query.add("(created_at, id) < ({}, {})", created_at, last_id)
         records = await self._repository.list_page(query, size + 1)
         token = ""
         if len(records) > size:
             records = records[:size]
-            token = encode_page_token(records[-1].created_at, records[-1].id)
+            last = records[-1]
+            token = encode_page_token(
+                self._page_tokens, principal.tenant_id, last.created_at, last.id
+            )
         return FeedbackPage(records, token)
 
     def export(self, principal: Principal, flt: FeedbackFilter, fmt: str) -> AsyncIterator[bytes]:

@@ -18,12 +18,16 @@ from feedback_svc.convert import (
 from feedback_svc.domain import FeedbackFilter
 from feedback_svc.export import EXPORT_FORMATS
 from feedback_svc.service import FeedbackService
+from feedback_svc.validation import MAX_CHAT_SESSION_ID, TAG_PATTERN
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from mesh_runtime.auth import current_principal
+from mesh_runtime.bounds import text_problem
 from mesh_runtime.errors import FieldViolation, InvalidArgument
 from mesh_runtime.timestamps import field_datetime, optional_timestamp
 
 DUPLICATE_HEADER = "x-feedbackmesh-duplicate"
+# Text filters and their longest useful value (what a submission may store).
+_TEXT_FILTERS = {"chat_session_id": MAX_CHAT_SESSION_ID, "user_id": 256}
 _BATCH_STATUS = {
     "created": feedback_pb2.BATCH_ITEM_STATUS_CREATED,
     "duplicate": feedback_pb2.BATCH_ITEM_STATUS_DUPLICATE,
@@ -49,6 +53,18 @@ def _filter(
     for name in ("min_rating", "max_rating"):
         if not 0 <= getattr(request, name) <= 5:
             violations.append(FieldViolation(name, "must be 1..5 (0 = unbounded)"))
+    for name in ("execution_id", "agent_id"):
+        if getattr(request, name) < 0:
+            violations.append(FieldViolation(name, "must be a positive id (0 = any)"))
+    for name, limit in _TEXT_FILTERS.items():
+        value = getattr(request, name)
+        problem = text_problem(value)
+        if problem is None and len(value) > limit:
+            problem = f"must be at most {limit} characters"
+        if problem is not None:
+            violations.append(FieldViolation(name, problem))
+    if request.tag and TAG_PATTERN.fullmatch(request.tag.lower()) is None:
+        violations.append(FieldViolation("tag", "must be 1..64 characters of [a-z0-9_:-]"))
     if violations:
         raise InvalidArgument(violations)
     return FeedbackFilter(

@@ -7,12 +7,16 @@ import re
 from typing import Any
 
 from feedback_svc.domain import FEEDBACK_TYPES, NewFeedback, RawSubmission, Violation
+from mesh_runtime.bounds import json_problem, text_problem
 
 MAX_REQUEST_ID = 128
 MAX_CHAT_SESSION_ID = 128
 MAX_COMMENT = 4000
 MAX_TAGS = 20
 MAX_METADATA_BYTES = 8 * 1024
+# The Struct's wire size bound checked before it is converted at all: well above what
+# 8 KiB of compact JSON takes in protobuf (each value adds a few bytes of framing).
+MAX_METADATA_WIRE_BYTES = 64 * 1024
 TAG_PATTERN = re.compile(r"[a-z0-9_:-]{1,64}")
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -49,18 +53,17 @@ def _check_target(raw: RawSubmission, violations: list[Violation]) -> None:
     elif required == "chat_session_id":
         if not raw.chat_session_id.strip() or len(raw.chat_session_id) > MAX_CHAT_SESSION_ID:
             violations.append(Violation(required, "must be 1..128 characters, not blank"))
+        elif (problem := text_problem(raw.chat_session_id)) is not None:
+            violations.append(Violation(required, problem))
     elif (raw.execution_id if required == "execution_id" else raw.agent_id) < 0:
         violations.append(Violation(required, "must be a positive id"))
 
 
 def _check_comment(comment: str, violations: list[Violation]) -> str | None:
     text = comment.strip()
-    if "\x00" in text:
-        violations.append(Violation("comment", "must not contain NUL characters"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        violations.append(Violation("comment", "must be valid UTF-8"))
+    problem = text_problem(text)
+    if problem is not None:
+        violations.append(Violation("comment", problem))
     if len(text) > MAX_COMMENT:
         violations.append(
             Violation("comment", f"must be at most {MAX_COMMENT} characters after trimming")
@@ -69,6 +72,9 @@ def _check_comment(comment: str, violations: list[Violation]) -> str | None:
 
 
 def _check_tags(tags: list[str], violations: list[Violation]) -> tuple[str, ...]:
+    if len(tags) > 10 * MAX_TAGS:  # before any per-tag work
+        violations.append(Violation("tags", f"at most {MAX_TAGS} distinct tags"))
+        return ()
     seen: dict[str, None] = {}
     for index, tag in enumerate(tags):
         lowered = tag.lower()
@@ -78,15 +84,22 @@ def _check_tags(tags: list[str], violations: list[Violation]) -> tuple[str, ...]
             )
         else:
             seen.setdefault(lowered, None)
-    if len(seen) > MAX_TAGS or len(tags) > 10 * MAX_TAGS:
+    if len(seen) > MAX_TAGS:
         violations.append(Violation("tags", f"at most {MAX_TAGS} distinct tags"))
     return tuple(seen)
 
 
-def _check_metadata(metadata: dict[str, Any], violations: list[Violation]) -> tuple[dict, str]:
-    if not metadata:
+def _check_metadata(raw: RawSubmission, violations: list[Violation]) -> tuple[dict, str]:
+    if raw.metadata_wire_bytes > MAX_METADATA_WIRE_BYTES:
+        violations.append(Violation("metadata", "must be at most 8 KiB serialized as JSON"))
         return {}, "{}"
-    normalized = normalize_json(metadata)
+    if not raw.metadata:
+        return {}, "{}"
+    problem = json_problem(raw.metadata)
+    if problem is not None:
+        violations.append(Violation("metadata", problem))
+        return {}, "{}"
+    normalized = normalize_json(raw.metadata)
     try:
         encoded = _COMPACT.encode(normalized)
     except ValueError:
@@ -102,6 +115,8 @@ def validate(raw: RawSubmission, tenant_id: str, user_id: str) -> NewFeedback | 
     violations: list[Violation] = []
     if not 1 <= len(raw.request_id) <= MAX_REQUEST_ID or not raw.request_id.strip():
         violations.append(Violation("request_id", "is required: 1..128 characters"))
+    elif (problem := text_problem(raw.request_id)) is not None:
+        violations.append(Violation("request_id", problem))
     if raw.feedback_type is None:
         violations.append(Violation("feedback_type", "is required"))
     elif raw.feedback_type not in FEEDBACK_TYPES:
@@ -112,7 +127,7 @@ def validate(raw: RawSubmission, tenant_id: str, user_id: str) -> NewFeedback | 
         violations.append(Violation("rating", "must be an integer from 1 to 5"))
     comment = _check_comment(raw.comment, violations)
     tags = _check_tags(raw.tags, violations)
-    metadata, metadata_json = _check_metadata(raw.metadata, violations)
+    metadata, metadata_json = _check_metadata(raw, violations)
     if violations:
         return violations
     assert raw.feedback_type is not None

@@ -20,6 +20,7 @@ from grpc_status import rpc_status
 from mesh_runtime import metrics
 from mesh_runtime.auth import TokenVerifier, reset_current_principal, set_current_principal
 from mesh_runtime.errors import DomainError, InvalidArgument, Unauthenticated
+from mesh_runtime.wire import Undecodable, guarded_deserializer
 
 logger = logging.getLogger(__name__)
 
@@ -71,16 +72,17 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
         # A method no target declared is internal-only: deny by default.
         scope = self._method_scopes.get(method, "mesh:internal")
         call = _Call(self._verifier, method, scope)
+        deserializer = guarded_deserializer(handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 call.wrap_unary(handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 call.wrap_stream(handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler  # client-streaming RPCs: none in the v1 APIs
@@ -111,6 +113,12 @@ class _Call:
         principal.require(self._scope)
         set_current_principal(principal)
 
+    def _admit(self, request: Any, context: grpc.aio.ServicerContext) -> None:
+        """Authenticates the caller, then refuses a request that did not decode."""
+        self._authenticate(context)
+        if isinstance(request, Undecodable):
+            raise InvalidArgument.single(request.field, Undecodable.DESCRIPTION)
+
     def _record(self, context: grpc.aio.ServicerContext, code: Any, started: float) -> None:
         code_name = code.name if isinstance(code, grpc.StatusCode) else _code_name(context)
         handled = self._handled.get(code_name)
@@ -124,7 +132,7 @@ class _Call:
     def wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             async with _CallScope(self, context):
-                self._authenticate(context)
+                self._admit(request, context)
                 return await behavior(request, context)
 
         return unary
@@ -134,7 +142,7 @@ class _Call:
     ) -> Callable[..., AsyncIterator[Any]]:
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with _CallScope(self, context):
-                self._authenticate(context)
+                self._admit(request, context)
                 async for response in behavior(request, context):
                     yield response
 

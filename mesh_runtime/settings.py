@@ -6,6 +6,8 @@ environment. URLs and keys are ``SecretStr`` because URLs may carry passwords.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -71,6 +73,9 @@ class Settings(BaseSettings):
     # Token the services use for internal calls (outbox pulls, sentiment calls).
     # None with HS256 -> minted from jwt_secret; required with RS256.
     internal_token: SecretStr | None = None
+    # HMAC key material of list page tokens; None -> derived from the HS256 secret (or the
+    # internal token with RS256).
+    page_token_secret: SecretStr | None = None
 
     # --- gateway -------------------------------------------------------------
     gateway_host: str = "0.0.0.0"
@@ -118,6 +123,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"no address for service {name!r}: set FEEDBACKMESH_PEERS__{name.upper()}"
             ) from None
+
+    def page_token_key(self) -> bytes:
+        """The key that signs page tokens, derived so that it is never the JWT key itself."""
+        if self.page_token_secret is not None:
+            material = self.page_token_secret.get_secret_value()
+        elif self.jwt_algorithm == "HS256":
+            material = self.jwt_secret.get_secret_value()
+        elif self.internal_token is not None:
+            material = self.internal_token.get_secret_value()
+        else:
+            raise ValueError("set FEEDBACKMESH_PAGE_TOKEN_SECRET (or FEEDBACKMESH_INTERNAL_TOKEN)")
+        return hmac.new(material.encode(), b"feedbackmesh page tokens v1", hashlib.sha256).digest()
 
     def resolved_clickhouse_url(self) -> str:
         if self.clickhouse_url is not None:
