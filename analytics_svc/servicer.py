@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -14,6 +15,7 @@ from feedbackmesh.analytics.v1 import analytics_pb2 as pb
 from feedbackmesh.analytics.v1 import analytics_pb2_grpc
 from feedbackmesh.feedback.v1 import feedback_pb2
 from mesh_runtime.auth import current_principal
+from mesh_runtime.downloads import attachment_filename, attachment_metadata
 from mesh_runtime.errors import InvalidArgument
 from mesh_runtime.timestamps import field_datetime
 
@@ -162,11 +164,14 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             feedback_type=_type(request.feedback_type),
             end=field_datetime(request, "end_time"),
         )
+        tenant_id = current_principal().tenant_id
         body = await export_view(
             self._service,
-            current_principal().tenant_id,
+            tenant_id,
             request.view,
             _range_params(request),
             usage,
         )
+        name = attachment_filename(request.view, tenant_id, "csv", datetime.now(UTC))
+        await context.send_initial_metadata(attachment_metadata(name))
         return httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import grpc
 from google.api import httpbody_pb2
@@ -22,6 +23,7 @@ from feedback_svc.validation import MAX_CHAT_SESSION_ID, TAG_PATTERN
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from mesh_runtime.auth import current_principal
 from mesh_runtime.bounds import text_problem
+from mesh_runtime.downloads import attachment_filename, attachment_metadata
 from mesh_runtime.errors import FieldViolation, InvalidArgument
 from mesh_runtime.timestamps import field_datetime, optional_timestamp
 
@@ -140,8 +142,16 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
     async def ExportFeedback(
         self, request: feedback_pb2.ExportFeedbackRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
-        chunks = self._service.export(current_principal(), _filter(request), request.format)
-        content_type = EXPORT_FORMATS[request.format.strip().lower() or "csv"]
+        principal = current_principal()
+        chunks = aiter(self._service.export(principal, _filter(request), request.format))
+        # The first chunk comes after validation: a refused export carries no file header.
+        first = await anext(chunks, None)
+        extension = request.format.strip().lower() or "csv"
+        content_type = EXPORT_FORMATS[extension]
+        name = attachment_filename("feedback", principal.tenant_id, extension, datetime.now(UTC))
+        await context.send_initial_metadata(attachment_metadata(name))
+        if first is not None:
+            yield httpbody_pb2.HttpBody(content_type=content_type, data=first)
         async for chunk in chunks:
             yield httpbody_pb2.HttpBody(content_type=content_type, data=chunk)
 

@@ -2,7 +2,8 @@
 
 The config is built as plain dicts and serialised as JSON, which is also valid YAML, so
 the same text works as an Envoy ``-c`` file, a Kubernetes ConfigMap or a compose volume.
-Filter order matters and is: CORS (answers preflights before anyone asks for a token) ->
+Filter order matters and is: compressor (gzips the dashboard's files on the way out) ->
+CORS (answers preflights before anyone asks for a token) ->
 jwt_authn (sees the public ``/v1/`` path) -> gRPC-JSON transcoder (rewrites the path to
 ``/<pkg>.<Service>/<Method>`` and clears the route cache) -> router (matches the gRPC path).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from gateway import filters
 from gateway.clusters import Upstream, upstream_cluster
+from gateway.dashboard import BUNDLE_DIR, MAX_FILE_BYTES, compressor_filter, dashboard_routes
 from gateway.descriptor import Method, load_descriptor_bytes, service_methods
 from mesh_runtime.settings import Settings
 
@@ -70,8 +72,21 @@ def _method_route(method: Method, cluster: str) -> Json:
     }
 
 
-def _routes(upstreams: Sequence[Upstream], methods: Mapping[str, list[Method]]) -> list[Json]:
-    routes: list[Json] = [
+# Direct-response routes must turn the transcoder off: with reject_unknown_method it would
+# 404 their paths before the router could answer.
+NO_TRANSCODING: Json = {
+    "envoy.filters.http.grpc_json_transcoder": {"@type": FILTER_CONFIG, "disabled": True}
+}
+
+
+def _routes(
+    upstreams: Sequence[Upstream],
+    methods: Mapping[str, list[Method]],
+    origins: list[str],
+    dashboard_dir: Path,
+) -> list[Json]:
+    routes: list[Json] = filters.cors_refusal_routes(origins, NO_TRANSCODING)
+    routes += [
         {
             "name": "healthz",
             "match": {"path": "/healthz"},
@@ -82,16 +97,10 @@ def _routes(upstreams: Sequence[Upstream], methods: Mapping[str, list[Method]]) 
                     "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
                 }
             ],
-            # With reject_unknown_method the transcoder would 404 this path before the
-            # router could answer it.
-            "typed_per_filter_config": {
-                "envoy.filters.http.grpc_json_transcoder": {
-                    "@type": FILTER_CONFIG,
-                    "disabled": True,
-                }
-            },
+            "typed_per_filter_config": NO_TRANSCODING,
         }
     ]
+    routes += dashboard_routes(dashboard_dir, NO_TRANSCODING)
     # One exact route per public (HTTP-bound) method, matched on the gRPC path the
     # transcoder rewrites to. Internal RPCs (outbox pull/ack, IngestEvents) get no route,
     # so the edge cannot reach them even with a valid token.
@@ -124,6 +133,7 @@ def _http_connection_manager(
     upstreams: Sequence[Upstream],
     methods: Mapping[str, list[Method]],
     limit: int,
+    dashboard_dir: Path,
 ) -> Json:
     cors = filters.cors_policy(settings.cors_allowed_origins)
     return {
@@ -140,17 +150,22 @@ def _http_connection_manager(
         "local_reply_config": filters.local_reply_config(),
         "route_config": {
             "name": "gateway",
+            "max_direct_response_body_size_bytes": MAX_FILE_BYTES,
             "request_headers_to_remove": list(IDENTITY_HEADERS),
             "virtual_hosts": [
                 {
                     "name": "gateway",
                     "domains": ["*"],
-                    "routes": _routes(upstreams, methods),
+                    "routes": _routes(
+                        upstreams, methods, settings.cors_allowed_origins, dashboard_dir
+                    ),
                     "typed_per_filter_config": {"envoy.filters.http.cors": cors},
                 }
             ],
         },
         "http_filters": [
+            # First, so it sees every response last (the dashboard's direct responses too).
+            compressor_filter(),
             {"name": "envoy.filters.http.cors", "typed_config": {"@type": filters.CORS}},
             {"name": "envoy.filters.http.jwt_authn", "typed_config": filters.jwt_authn(settings)},
             {
@@ -168,6 +183,7 @@ def build_envoy_config(
     descriptor: Path | bytes,
     upstreams: Sequence[Upstream],
     admin_address: str = "127.0.0.1",
+    dashboard_dir: Path = BUNDLE_DIR,
 ) -> Json:
     """The bootstrap as a dict (see :func:`render_envoy_config`)."""
     methods = service_methods(
@@ -189,7 +205,7 @@ def build_envoy_config(
                     {
                         "name": "envoy.filters.network.http_connection_manager",
                         "typed_config": _http_connection_manager(
-                            settings, descriptor, upstreams, methods, limit
+                            settings, descriptor, upstreams, methods, limit, dashboard_dir
                         ),
                     }
                 ]
@@ -239,14 +255,20 @@ def render_envoy_config(
     descriptor: Path | bytes,
     upstreams: Sequence[Upstream],
     admin_address: str = "127.0.0.1",
+    dashboard_dir: Path = BUNDLE_DIR,
 ) -> str:
     """Envoy bootstrap as JSON text (valid YAML too).
 
     ``descriptor`` as a Path is referenced by file name; as bytes it is inlined (base64) so
     the text is self-contained. ``upstreams`` are the services to route to (the registry's
-    ``mesh_app.registry.upstreams``), each with its address.
+    ``mesh_app.registry.upstreams``), each with its address. ``dashboard_dir`` is where
+    Envoy reads the dashboard bundle (the package's own copy unless it runs elsewhere).
     """
     config = build_envoy_config(
-        settings, descriptor=descriptor, upstreams=upstreams, admin_address=admin_address
+        settings,
+        descriptor=descriptor,
+        upstreams=upstreams,
+        admin_address=admin_address,
+        dashboard_dir=dashboard_dir,
     )
     return json.dumps(config, indent=2) + "\n"

@@ -6,6 +6,7 @@ Kept apart from :mod:`gateway.config` (bootstrap, clusters, routes) so each stay
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,43 @@ def cors_policy(origins: list[str]) -> Json:
         "expose_headers": "content-disposition, x-request-id, grpc-status, grpc-message",
         "max_age": "600",
     }
+
+
+def cors_refusal_routes(origins: list[str], per_filter_config: Json) -> list[Json]:
+    """A 403 for a preflight from an origin not in ``origins``.
+
+    The CORS filter answers allowed preflights itself and lets the others through (its
+    default ``forward_not_matching_preflights``), where the transcoder used to answer them
+    with a misleading 404. This route catches exactly those: OPTIONS with an Origin that
+    does not match and an Access-Control-Request-Method. Being a direct response, the CORS
+    filter adds no allow-origin header to it.
+    """
+    if "*" in origins:
+        return []
+    allowed = "|".join(re.escape(origin) for origin in origins) or "(?!)"
+    return [
+        {
+            "name": "cors_refused",
+            "match": {
+                "prefix": "/",
+                "headers": [
+                    {"name": ":method", "string_match": {"exact": "OPTIONS"}},
+                    {"name": "access-control-request-method", "present_match": True},
+                    {"name": "origin", "present_match": True},
+                    {
+                        "name": "origin",
+                        "string_match": {"safe_regex": {"regex": f"^(?:{allowed})$"}},
+                        "invert_match": True,
+                    },
+                ],
+            },
+            "direct_response": {
+                "status": 403,
+                "body": {"inline_string": "origin not allowed (FEEDBACKMESH_CORS_ALLOWED_ORIGINS)"},
+            },
+            "typed_per_filter_config": per_filter_config,
+        }
+    ]
 
 
 def jwt_authn(settings: Settings) -> Json:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from mesh_app import __version__, registry
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
@@ -77,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--addr", required=True, help="host:port")
     check.add_argument("--service", default="", help="service name (default: the server)")
     check.add_argument("--timeout", type=float, default=3.0)
+
+    bundle = commands.add_parser(
+        "dashboard-bundle",
+        help="copy the dashboard's files into a directory (for an Envoy container)",
+        description="Copy the browser dashboard bundle that ships in this package into DIR, "
+        "where a gateway container's Envoy reads it (deploy/k8s: an init container).",
+    )
+    bundle.add_argument("dir", type=Path, metavar="DIR")
 
     from mesh_app import cli_up
 
@@ -159,6 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "healthcheck":
             return 0 if asyncio.run(_healthcheck(args.addr, args.service, args.timeout)) else 1
+        if args.command == "dashboard-bundle":
+            from gateway.dashboard import BUNDLE_DIR, bundle_files
+
+            bundle_files()  # refuses a missing or unusable bundle
+            shutil.copytree(BUNDLE_DIR, args.dir, dirs_exist_ok=True)
+            return 0
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             asyncio.run(_serve(settings, _expand_targets(args.targets)))

@@ -2,6 +2,7 @@
 ``gateway/generated/dashboard/``, which is committed so ``pip install .`` needs no Node.
 
     python scripts/build_dashboard.py            # npm ci if needed, build, replace the bundle
+                                                 # (and re-render the deploy Envoy configs)
     python scripts/build_dashboard.py --check    # build into a temporary directory, exit 1
                                                  # listing the files that differ
 
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(BUNDLE)
         shutil.copytree(out, BUNDLE)
     print(f"{BUNDLE.relative_to(REPO)}: written ({len(_files(BUNDLE))} files)")
+    # The deploy Envoy configs name the bundle's files.
+    subprocess.run([sys.executable, str(REPO / "scripts" / "render_deploy.py")], check=True)
     return 0
 
 

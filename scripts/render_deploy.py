@@ -49,6 +49,9 @@ ADMIN_ADDRESS = "127.0.0.1"
 STATS_PORT = 9902
 STATS_PATHS = ("/stats/prometheus", "/ready")
 ADMIN_CLUSTER = "envoy_admin"
+#: Where Envoy reads the dashboard bundle in both: compose mounts gateway/generated/dashboard
+#: from the checkout, Kubernetes copies it from the feedbackmesh image (an init container).
+DASHBOARD_DIR = Path("/srv/feedbackmesh/dashboard")
 
 #: Settings the rendered configs depend on. Everything else keeps its default; the JWT
 #: secret given here only fills the inline JWKS that is then replaced by JWKS_PATH.
@@ -200,6 +203,7 @@ def build(target: Target, *, jwks_path: str = JWKS_PATH, descriptor: bytes | Non
         descriptor=descriptor if descriptor is not None else DEFAULT_DESCRIPTOR.read_bytes(),
         upstreams=registry.upstreams(target.peers),
         admin_address=ADMIN_ADDRESS,
+        dashboard_dir=DASHBOARD_DIR,
     )
     providers = _jwt_providers(config)
     if not providers:

@@ -31,10 +31,14 @@ def print_ready(
 ) -> None:
     gateway = f"http://127.0.0.1:{plan.gateway}"
     width = max(len(proc.name) for proc in services)
+    token = dev_token(settings)
     lines = [
         "",
         f"Feedback Mesh is up (data in {settings.data_dir})",
         "",
+        # The token rides in the fragment: the browser never sends it to a server or a log.
+        f"  dashboard     {gateway}/"
+        + (f"#token={token}" if token else "   (sign in with a token)"),
         f"  gateway       {gateway}   (JSON API; try {gateway}/healthz)",
     ]
     for i, proc in enumerate(services):
@@ -50,7 +54,6 @@ def print_ready(
         f"  storage       {_storage(stores)}",
         "",
     ]
-    token = dev_token(settings)
     if token is not None:
         hours = DEV_TOKEN_TTL_SECONDS // 3600
         lines += [

@@ -101,10 +101,16 @@ def tenant_names(count: int) -> list[str]:
     return names
 
 
-def _batches(count: int, size: int) -> Iterator[int]:
-    while count > 0:
-        yield min(size, count)
-        count -= size
+def tenant_batches(names: list[str], count: int, size: int) -> Iterator[tuple[str, int]]:
+    """(tenant, batch size) pairs that split ``count`` evenly over the tenants (the first
+    ones get one more when it does not divide), interleaved so each fills as it goes."""
+    shares = {name: count // len(names) + (i < count % len(names)) for i, name in enumerate(names)}
+    while any(shares.values()):
+        for name in names:
+            batch = min(size, shares[name])
+            if batch:
+                shares[name] -= batch
+                yield name, batch
 
 
 def _progress(done: int, total: int, started: float) -> None:
@@ -136,9 +142,10 @@ def load_demo_data(
     batch_size: int = 100,
     seed: int | None = None,
 ) -> int:
-    if count < 1 or tenants < 1 or not 1 <= batch_size <= 500:
+    if tenants < 1 or count < tenants or not 1 <= batch_size <= 500:
         print(
-            "feedbackmesh demo-data: need --count >= 1, --tenants >= 1, --batch-size 1..500",
+            "feedbackmesh demo-data: need --tenants >= 1, --count >= --tenants (every tenant "
+            "gets feedback), --batch-size 1..500",
             file=sys.stderr,
         )
         return 2
@@ -157,8 +164,8 @@ def load_demo_data(
     started = time.monotonic()
     done = 0
     try:
-        for i, size in enumerate(_batches(count, batch_size)):
-            key = (names[i % len(names)], f"user-{rng.randint(1, 8)}")
+        for tenant, size in tenant_batches(names, count, batch_size):
+            key = (tenant, f"user-{rng.randint(1, 8)}")
             items = [generate_feedback(rng) for _ in range(size)]
             reply = post_json(url, tokens[key], {"requests": items})
             created += int(reply.get("created_count", 0))

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from deploy_helpers import REPO
 
+from gateway.dashboard import BUNDLE_DIR, bundle_files
+
 
 def _load_render_deploy() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
@@ -63,7 +65,32 @@ def test_committed_config_passes_envoy_validate(name: str, tmp_path: Path) -> No
     jwks.write_text(json.dumps({"keys": [{"kty": "oct", "alg": "HS256", "k": "c2VjcmV0"}]}))
     text = committed(name)
     assert text.count(json.dumps(render_deploy.JWKS_PATH)) == 1
+    # The container's mounted copy of the dashboard is the package's bundle.
+    dashboard = str(render_deploy.DASHBOARD_DIR)
+    assert f'"{dashboard}/index.html"' in text
+    text = text.replace(dashboard, str(BUNDLE_DIR))
     validate_config(text.replace(render_deploy.JWKS_PATH, str(jwks)))
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_dashboard_files_reach_the_envoy_container(name: str) -> None:
+    """Every file the config names is where the container finds it (a mount / init copy)."""
+    names = {
+        route["direct_response"]["body"]["filename"]
+        for route in config(name)["static_resources"]["listeners"][0]["filter_chains"][0][
+            "filters"
+        ][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+        if "filename" in route.get("direct_response", {}).get("body", {})
+    }
+    expected = {f"{render_deploy.DASHBOARD_DIR}/{f}" for f in bundle_files()}
+    assert names == expected
+    deploy_text = (
+        REPO / ("docker-compose.yml" if name == "compose" else "deploy/k8s/base/envoy-gateway.yaml")
+    ).read_text()
+    if name == "compose":
+        assert f"./gateway/generated/dashboard:{render_deploy.DASHBOARD_DIR}:ro" in deploy_text
+    else:
+        assert f'"dashboard-bundle", "{render_deploy.DASHBOARD_DIR}"' in deploy_text
 
 
 @pytest.mark.parametrize("name", list(TARGETS))

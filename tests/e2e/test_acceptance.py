@@ -134,6 +134,10 @@ def test_exports_contain_every_row(mesh: Mesh, http: httpx.Client) -> None:
     ids = set(mesh.submitted[tenant])
     reply = http.get("/v1/feedback:export", params={"format": "csv"}, headers=auth(tenant))
     assert reply.status_code == 200, reply.text
+    assert re.fullmatch(
+        rf'attachment; filename="feedback-{tenant}-\d{{8}}-\d{{6}}\.csv"',
+        reply.headers["content-disposition"],
+    ), reply.headers.get("content-disposition")
     lines = reply.text.splitlines()
     assert lines[-1] == f"# export complete: {len(ids)} rows"
     rows = list(csv.DictReader(io.StringIO("\n".join(lines[:-1]))))
@@ -141,6 +145,7 @@ def test_exports_contain_every_row(mesh: Mesh, http: httpx.Client) -> None:
 
     reply = http.get("/v1/feedback:export", params={"format": "jsonl"}, headers=auth(tenant))
     assert reply.status_code == 200, reply.text
+    assert reply.headers["content-disposition"].endswith('.jsonl"')
     records = [json.loads(line) for line in reply.text.splitlines() if line.strip()]
     assert records[-1] == {"export_complete": True, "row_count": len(ids)}
     assert {str(r["id"]) for r in records[:-1]} == ids
@@ -148,9 +153,17 @@ def test_exports_contain_every_row(mesh: Mesh, http: httpx.Client) -> None:
     reply = http.get("/v1/analytics/ratings:export", headers=auth(tenant))
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"].startswith("text/csv")
+    assert re.fullmatch(
+        rf'attachment; filename="ratings-{tenant}-\d{{8}}-\d{{6}}\.csv"',
+        reply.headers["content-disposition"],
+    )
     table = list(csv.DictReader(io.StringIO(reply.text)))
     assert len(table) >= 30  # one row per day of the default 30-day range
     assert sum(int(r["count"]) for r in table) == len(ids)
+
+    refused = http.get("/v1/feedback:export", params={"format": "xml"}, headers=auth(tenant))
+    assert refused.status_code == 400, refused.text
+    assert "content-disposition" not in refused.headers
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -256,15 +269,16 @@ def test_killing_ingest_loses_nothing(mesh: Mesh, http: httpx.Client) -> None:
 
 
 def test_demo_data_loads_through_the_gateway(mesh: Mesh, http: httpx.Client) -> None:
-    command = [sys.executable, "-m", "mesh_app.cli", "demo-data", "--count", "120"]
-    command += ["--gateway", mesh.gateway, "--tenants", "2", "--batch-size", "50"]
+    # 200 in batches of 100 over three tenants once left the third one empty.
+    command = [sys.executable, "-m", "mesh_app.cli", "demo-data", "--count", "200"]
+    command += ["--gateway", mesh.gateway, "--tenants", "3", "--batch-size", "100"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    assert "120 created, 0 invalid" in result.stdout
-    assert "120/120 feedback" in result.stderr  # the progress bar
-    demo = truth(mesh.database_url, "demo")
-    assert demo.count + truth(mesh.database_url, "acme").count == 120
-    assert set(demo.distribution) == {1, 2, 3, 4, 5}
+    assert "to 3 tenants (demo, acme, globex): 200 created, 0 invalid" in result.stdout
+    assert "200/200 feedback" in result.stderr  # the progress bar
+    counts = {t: truth(mesh.database_url, t).count for t in ("demo", "acme", "globex")}
+    assert counts == {"demo": 67, "acme": 67, "globex": 66}
+    assert set(truth(mesh.database_url, "demo").distribution) == {1, 2, 3, 4, 5}
 
 
 def test_sigterm_stops_everything_cleanly(mesh: Mesh) -> None:

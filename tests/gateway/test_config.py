@@ -14,7 +14,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from gateway import DEFAULT_DESCRIPTOR
 from gateway.clusters import Upstream
-from gateway.config import build_envoy_config, render_envoy_config
+from gateway.config import NO_TRANSCODING, build_envoy_config, render_envoy_config
+from gateway.dashboard import BUNDLE_DIR, IMMUTABLE, bundle_files
 from gateway.descriptor import DescriptorError, service_methods
 from gateway.envoy import EnvoyError, envoy_binary, validate_config
 from mesh_app import registry
@@ -83,7 +84,7 @@ def test_rs256_inline_config_validates(tmp_path: Path, descriptor_bytes: bytes) 
     text = render_envoy_config(settings, descriptor=descriptor_bytes, upstreams=mesh_upstreams())
     validate_config(text)
     provider = json.loads(text)["static_resources"]["listeners"][0]["filter_chains"][0]
-    jwt = provider["filters"][0]["typed_config"]["http_filters"][1]["typed_config"]
+    jwt = provider["filters"][0]["typed_config"]["http_filters"][2]["typed_config"]
     jwks = json.loads(jwt["providers"]["feedbackmesh"]["local_jwks"]["inline_string"])
     assert jwks["keys"][0]["kty"] == "RSA"
     assert "d" not in jwks["keys"][0]
@@ -139,6 +140,7 @@ def test_descriptor_path_is_referenced_not_inlined(descriptor_bytes: bytes, tmp_
 def test_filter_order(config: Json) -> None:
     names = [f["name"] for f in hcm(config)["http_filters"]]
     assert names == [
+        "envoy.filters.http.compressor",
         "envoy.filters.http.cors",
         "envoy.filters.http.jwt_authn",
         "envoy.filters.http.grpc_json_transcoder",
@@ -261,7 +263,49 @@ def test_cli_render_and_validate(tmp_path: Path, descriptor_bytes: bytes) -> Non
         "proto_descriptor_bin"
         in json.loads(out.read_text())["static_resources"]["listeners"][0]["filter_chains"][0][
             "filters"
-        ][0]["typed_config"]["http_filters"][2]["typed_config"]
+        ][0]["typed_config"]["http_filters"][3]["typed_config"]
     )
     assert cli_main(["validate", str(out)]) == 0
     assert cli_main(["validate", str(tmp_path / "missing.yaml")]) == 1
+
+
+def test_dashboard_files_are_direct_responses_from_the_bundle(config: Json) -> None:
+    by_path = {r["match"].get("path"): r for r in routes(config).values()}
+    files = bundle_files()
+    assert "index.html" in files and any(f.endswith(".js") for f in files)
+    for path, name in [("/", "index.html"), *((f"/{f}", f) for f in files)]:
+        route = by_path[path]
+        assert route["direct_response"]["body"] == {"filename": str(BUNDLE_DIR / name)}
+        assert route["typed_per_filter_config"] == NO_TRANSCODING
+        headers = {
+            h["header"]["key"]: h["header"]["value"] for h in route["response_headers_to_add"]
+        }
+        assert headers["cache-control"] == ("no-cache" if name == "index.html" else IMMUTABLE)
+    assert hcm(config)["route_config"]["max_direct_response_body_size_bytes"] >= max(
+        (BUNDLE_DIR / f).stat().st_size for f in files
+    )
+
+
+def test_only_the_dashboards_types_are_compressed(config: Json) -> None:
+    compressor = http_filter(config, "envoy.filters.http.compressor")
+    common = compressor["response_direction_config"]["common_config"]
+    assert "text/javascript" in common["content_type"]
+    # JSON answers, CSV exports and event streams stay as the services wrote them.
+    assert not {"application/json", "text/csv", "text/event-stream"} & set(common["content_type"])
+
+
+def test_disallowed_preflights_get_a_403_route(descriptor_bytes: bytes) -> None:
+    settings = Settings(cors_allowed_origins="https://a.example, http://localhost:5173")
+    config = build_envoy_config(settings, descriptor=descriptor_bytes, upstreams=mesh_upstreams())
+    refused = routes(config)["cors_refused"]
+    assert refused["direct_response"]["status"] == 403
+    regex = next(h for h in refused["match"]["headers"] if h.get("invert_match"))
+    assert regex["string_match"]["safe_regex"]["regex"] == (
+        r"^(?:https://a\.example|http://localhost:5173)$"
+    )
+    anyone = build_envoy_config(
+        Settings(cors_allowed_origins="*"),
+        descriptor=descriptor_bytes,
+        upstreams=mesh_upstreams(),
+    )
+    assert "cors_refused" not in routes(anyone)

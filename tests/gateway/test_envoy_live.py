@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -18,6 +19,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
+from gateway.dashboard import BUNDLE_DIR
 from mesh_runtime.settings import Settings
 
 ORIGIN = "http://localhost:3000"
@@ -226,7 +228,28 @@ def test_cors_actual_request_and_foreign_origin(client: httpx.Client) -> None:
         "/v1/sentiment:analyze",
         headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
     )
+    # Refused clearly: 403 with a JSON reason, not the transcoder's 404.
+    assert assert_json_error(foreign, 403)["message"].startswith("origin not allowed")
     assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_dashboard_is_served_at_the_root(client: httpx.Client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["cache-control"] == "no-cache"
+    assert "connect-src 'self'" in page.headers["content-security-policy"]
+    assert page.content == (BUNDLE_DIR / "index.html").read_bytes()
+    script = re.search(r'src="(/assets/[^"]+\.js)"', page.text)
+    assert script is not None, page.text
+    asset = client.get(script.group(1), headers={"accept-encoding": "gzip"})
+    assert asset.status_code == 200
+    assert asset.headers["content-encoding"] == "gzip"
+    assert asset.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in asset.headers["cache-control"]
+    # httpx decodes the gzip: the bytes are the bundle's.
+    assert asset.content == (BUNDLE_DIR / script.group(1).lstrip("/")).read_bytes()
+    assert int(asset.headers.get("content-length", 0)) < len(asset.content)
 
 
 async def test_native_grpc_through_gateway(gateway: Gateway) -> None:
