@@ -129,11 +129,10 @@ async def _serve(settings: Settings, names: list[str]) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    from feedback_svc.migrations import migrate_database
-    from ingest_svc.schema import migrate_clickhouse
-
-    await migrate_database(settings)
-    await asyncio.to_thread(migrate_clickhouse, settings)
+    for spec in registry.SERVICES:
+        migrate = spec.load_migration()
+        if migrate is not None:
+            await migrate(settings)
 
 
 async def _healthcheck(addr: str, service: str, timeout: float) -> bool:

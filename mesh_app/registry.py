@@ -1,16 +1,19 @@
 """The service registry: every service of the mesh, spelled once (Loki's module list).
 
-Settings defaults for peer addresses, ``feedbackmesh serve``, ``feedbackmesh up``'s
-port plan and process layout, and the gateway's upstreams all derive from this table.
+Settings defaults for peer addresses, ``feedbackmesh serve``, ``feedbackmesh migrate``,
+``feedbackmesh up``'s port plan and process layout, and the gateway's upstreams all
+derive from this table.
 Adding a service means one entry here plus its own package (with ``target.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Iterable, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.clusters import Upstream
 
@@ -38,11 +41,23 @@ class ServiceSpec:
     # Uses ClickHouse: with embedded chDB, which opens its directory in one process only,
     # all such targets must share a process.
     uses_clickhouse: bool = False
+    # `module:function` that brings this service's stores to the latest schema
+    # (`feedbackmesh migrate`); `async def f(settings)`, or a blocking `def f(settings)`.
+    migration: str | None = None
 
     def load_factory(self) -> TargetFactory:
         module = importlib.import_module(self.target_module)
         factory: TargetFactory = module.create_target
         return factory
+
+    def load_migration(self) -> Callable[[Settings], Awaitable[None]] | None:
+        if self.migration is None:
+            return None
+        module_name, _, function = self.migration.partition(":")
+        migrate: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), function)
+        if inspect.iscoroutinefunction(migrate):
+            return migrate
+        return lambda settings: asyncio.to_thread(migrate, settings)
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -52,6 +67,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "feedbackmesh.feedback.v1.FeedbackService",
         grpc_port=50051,
         metrics_port=9101,
+        migration="feedback_svc.migrations:migrate_database",
     ),
     ServiceSpec(
         "sentiment",
@@ -67,6 +83,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         grpc_port=50053,
         metrics_port=9103,
         uses_clickhouse=True,
+        migration="ingest_svc.schema:migrate_clickhouse",
     ),
     ServiceSpec(
         "analytics",

@@ -19,6 +19,7 @@ import pytest
 from deploy_helpers import REPO
 
 from gateway.dashboard import BUNDLE_DIR, bundle_files
+from mesh_app import registry
 
 
 def _load_render_deploy() -> ModuleType:
@@ -34,7 +35,7 @@ def _load_render_deploy() -> ModuleType:
 
 render_deploy = _load_render_deploy()
 TARGETS = {t.name: t for t in render_deploy.TARGETS}
-UPSTREAM_PORTS = {"feedback": 50051, "sentiment": 50052, "ingest": 50053, "analytics": 50054}
+UPSTREAM_PORTS = {spec.name: spec.grpc_port for spec in registry.SERVICES}
 
 
 def committed(name: str) -> str:
