@@ -6,7 +6,7 @@ import grpc
 
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ingest_svc.events import PoisonEvent, validate_event
-from ingest_svc.service import IngestWorker
+from ingest_svc.worker import IngestWorker
 from ingest_svc.writer import GaveUp
 from mesh_runtime.errors import FieldViolation, InvalidArgument, Unavailable
 from mesh_runtime.timestamps import optional_timestamp

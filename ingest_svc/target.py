@@ -10,9 +10,9 @@ from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ingest_svc.outbox import OutboxClient
 from ingest_svc.repository import ClickHouseRepository
 from ingest_svc.schema import migrate_clickhouse
-from ingest_svc.service import IngestWorker
 from ingest_svc.servicer import IngestServicer
 from ingest_svc.subscriber import Subscriber
+from ingest_svc.worker import IngestWorker
 from ingest_svc.writer import IngestStats, Writer
 from mesh_runtime.auth import SCOPE_INGEST_READ
 from mesh_runtime.resources import Resources

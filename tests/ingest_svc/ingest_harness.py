@@ -19,8 +19,8 @@ from ingest_snapshots import assert_exact, clickhouse_snapshot, pg_snapshot
 
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from ingest_svc.service import IngestWorker
 from ingest_svc.target import create_target
+from ingest_svc.worker import IngestWorker
 from mesh_runtime.auth import SCOPE_FEEDBACK_WRITE, SCOPE_INGEST_READ, SCOPE_INTERNAL
 from mesh_runtime.resources import Resources, create_clickhouse_client
 from mesh_runtime.server import MeshServer
