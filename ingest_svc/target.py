@@ -7,7 +7,7 @@ import asyncio
 import grpc
 
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from ingest_svc.outbox import OutboxClient
+from ingest_svc.outbox_client import OutboxClient
 from ingest_svc.repository import ClickHouseRepository
 from ingest_svc.schema import migrate_clickhouse
 from ingest_svc.servicer import IngestServicer

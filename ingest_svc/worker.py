@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from ingest_svc import metrics
-from ingest_svc.outbox import OutboxClient
+from ingest_svc.outbox_client import OutboxClient
 from ingest_svc.repository import ClickHouseRepository
 from ingest_svc.subscriber import Subscriber
 from ingest_svc.writer import IngestStats, Writer, WriteResult

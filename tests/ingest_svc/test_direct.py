@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from ingest_svc import outbox as outbox_module
+from ingest_svc import outbox_client as outbox_module
 from ingest_svc.events import convert
 from ingest_svc.repository import ClickHouseRepository, JournalEntry, new_token
 from ingest_svc.writer import IngestStats, Writer

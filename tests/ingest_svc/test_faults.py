@@ -11,7 +11,7 @@ from pathlib import Path
 from ingest_harness import Mesh, MeshFactory
 from pydantic import SecretStr
 
-from ingest_svc.outbox import OutboxClient
+from ingest_svc.outbox_client import OutboxClient
 from mesh_runtime.embedded import EmbeddedValkey
 from mesh_runtime.net import free_port
 
