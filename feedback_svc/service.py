@@ -24,7 +24,7 @@ from feedback_svc.export import EXPORT_FORMATS, export_chunks
 from feedback_svc.outbox import OutboxStore
 from feedback_svc.queries import decode_page_token, encode_page_token, filter_sql
 from feedback_svc.repository import FeedbackRepository
-from feedback_svc.sentiment import SentimentClient, SentimentUnavailable
+from feedback_svc.sentiment_client import SentimentClient, SentimentUnavailable
 from feedback_svc.validation import validate
 from mesh_runtime.auth import Principal
 from mesh_runtime.coalesce import Coalescer

@@ -9,7 +9,7 @@ import grpc
 from feedback_svc.convert import event_payload
 from feedback_svc.outbox import OutboxStore
 from feedback_svc.repository import FeedbackRepository
-from feedback_svc.sentiment import SentimentClient
+from feedback_svc.sentiment_client import SentimentClient
 from feedback_svc.service import FeedbackService
 from feedback_svc.servicer import FeedbackServicer
 from feedback_svc.workers import Publisher, Workers

@@ -16,7 +16,7 @@ from feedback_svc import metrics
 from feedback_svc.convert import event_json
 from feedback_svc.domain import OutboxEvent
 from feedback_svc.outbox import RELEASE_BATCH, OutboxStore
-from feedback_svc.sentiment import SentimentClient, SentimentUnavailable
+from feedback_svc.sentiment_client import SentimentClient, SentimentUnavailable
 
 logger = logging.getLogger(__name__)
 
