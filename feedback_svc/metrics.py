@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from feedback_svc.domain import OutboxStatus
 
 SUBMISSIONS = Counter(
     "feedback_submissions_total",
@@ -24,6 +28,11 @@ OUTBOX_BACKLOG = Gauge(
     "feedback_outbox_backlog",
     "Released outbox events not yet acknowledged by the ingest side.",
 )
+OUTBOX_OLDEST_AGE = Gauge(
+    "feedback_outbox_oldest_unacknowledged_age_seconds",
+    "Age of the oldest feedback whose event the ingest side has not acknowledged "
+    "(pending sentiment included); 0 when there is none.",
+)
 PENDING_SENTIMENT = Gauge(
     "feedback_pending_sentiment",
     "Feedback whose sentiment is pending (event not yet released).",
@@ -42,3 +51,11 @@ SENTIMENT_PENDING_SUBMISSIONS = Counter(
     "feedback_sentiment_pending_total",
     "Feedback committed with sentiment pending (the sentiment service failed or was slow).",
 )
+
+
+def observe_outbox(status: OutboxStatus) -> None:
+    OUTBOX_BACKLOG.set(status.backlog)
+    PENDING_SENTIMENT.set(status.pending_sentiment)
+    oldest = status.oldest_unacknowledged_created_at
+    age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+    OUTBOX_OLDEST_AGE.set(max(age, 0.0))

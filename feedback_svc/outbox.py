@@ -191,10 +191,6 @@ class OutboxStore:
             acknowledged_total=row["acked_total"],
         )
 
-    async def gauges(self) -> tuple[int, int]:
-        status = await self.status()
-        return status.backlog, status.pending_sentiment
-
     async def rescore_pending(self, limit: int, scorer: Scorer) -> list[tuple[str, SentimentScore]]:
         """Scores up to ``limit`` pending feedback, marks their events ready; returns
         (tenant, score) of each.

@@ -56,9 +56,11 @@ class FeedbackService:
         wake_release: Callable[[], None],
         wake_rescore: Callable[[], None],
         page_tokens: PageTokens,
+        tenant_label: Callable[[str], str],
     ) -> None:
         self._repository = repository
         self._page_tokens = page_tokens
+        self._tenant_label = tenant_label
         self._outbox = outbox
         self._sentiment = sentiment
         self._wake_release = wake_release
@@ -167,7 +169,7 @@ class FeedbackService:
         per_type: Counter[tuple[str, str]] = Counter()
         pending = False
         for record in records:
-            per_type[(record.tenant_id, record.feedback_type)] += 1
+            per_type[(self._tenant_label(record.tenant_id), record.feedback_type)] += 1
             metrics.RATING_DISTRIBUTION.observe(record.rating)
             if record.sentiment_status == STATUS_PENDING:
                 pending = True
@@ -175,7 +177,7 @@ class FeedbackService:
             metrics.SUBMISSIONS.labels(tenant_id, feedback_type).inc(count)
         scores = [r for r in records if r.sentiment_score is not None]
         if scores:
-            histogram = metrics.SENTIMENT_SCORE.labels(records[0].tenant_id)
+            histogram = metrics.SENTIMENT_SCORE.labels(self._tenant_label(records[0].tenant_id))
             for record in scores:
                 assert record.sentiment_score is not None
                 histogram.observe(record.sentiment_score)
@@ -189,10 +191,11 @@ class FeedbackService:
             self._wake_rescore()
 
     def _created_one(self, record: FeedbackRecord) -> None:
-        metrics.SUBMISSIONS.labels(record.tenant_id, record.feedback_type).inc()
+        tenant = self._tenant_label(record.tenant_id)
+        metrics.SUBMISSIONS.labels(tenant, record.feedback_type).inc()
         metrics.RATING_DISTRIBUTION.observe(record.rating)
         if record.sentiment_score is not None:
-            metrics.SENTIMENT_SCORE.labels(record.tenant_id).observe(record.sentiment_score)
+            metrics.SENTIMENT_SCORE.labels(tenant).observe(record.sentiment_score)
         self._wake_release()
         if record.sentiment_status == STATUS_PENDING:
             metrics.SENTIMENT_PENDING_SUBMISSIONS.inc()

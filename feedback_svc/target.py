@@ -15,6 +15,7 @@ from feedback_svc.servicer import FeedbackServicer
 from feedback_svc.workers import Publisher, Workers
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from mesh_runtime.auth import SCOPE_FEEDBACK_READ, SCOPE_FEEDBACK_WRITE, SCOPE_INTERNAL
+from mesh_runtime.metrics import TenantLabels
 from mesh_runtime.page_tokens import PageTokens
 from mesh_runtime.resources import Resources
 from mesh_runtime.settings import Settings
@@ -46,7 +47,8 @@ async def create_target(settings: Settings, resources: Resources) -> ServiceTarg
         settings.sentiment_timeout_seconds,
     )
     publisher = Publisher(resources.redis(), settings.redis_channel)
-    workers = Workers(outbox, publisher, sentiment)
+    tenant_label = TenantLabels(settings)
+    workers = Workers(outbox, publisher, sentiment, tenant_label)
     service = FeedbackService(
         repository,
         outbox,
@@ -54,6 +56,7 @@ async def create_target(settings: Settings, resources: Resources) -> ServiceTarg
         workers.wake_release,
         workers.wake_rescore,
         PageTokens(settings.page_token_key()),
+        tenant_label,
     )
 
     def register(server: grpc.aio.Server) -> None:

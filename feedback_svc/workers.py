@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -81,9 +81,11 @@ class Workers:
         store: OutboxStore,
         publisher: Publisher,
         sentiment: SentimentClient,
+        tenant_label: Callable[[str], str],
         poll_interval: float = 1.0,
     ) -> None:
         self._store = store
+        self._tenant_label = tenant_label
         self._publisher = publisher
         self._sentiment = sentiment
         self._poll_interval = poll_interval
@@ -159,7 +161,7 @@ class Workers:
             return 0
         self._rescore_batch = min(RESCORE_BATCH, self._rescore_batch * 2)
         for tenant_id, score in scored:
-            metrics.SENTIMENT_SCORE.labels(tenant_id).observe(score.score)
+            metrics.SENTIMENT_SCORE.labels(self._tenant_label(tenant_id)).observe(score.score)
         if scored:
             self.wake_release()
         return len(scored)
@@ -172,9 +174,7 @@ class Workers:
                 while await self.rescore_once() >= MIN_RESCORE_BATCH:
                     pass
                 if time.monotonic() >= next_gauges:
-                    backlog, pending = await self._store.gauges()
-                    metrics.OUTBOX_BACKLOG.set(backlog)
-                    metrics.PENDING_SENTIMENT.set(pending)
+                    metrics.observe_outbox(await self._store.status())
                     next_gauges = time.monotonic() + GAUGE_INTERVAL_SECONDS
             except Exception:
                 logger.exception("re-scoring pending sentiment failed")

@@ -59,3 +59,12 @@ BACKLOG = Gauge(
     "Released outbox events not yet acknowledged (as last reported by FeedbackService).",
 )
 PUBSUB_CONNECTED = Gauge("ingest_pubsub_connected", "1 while the Redis subscription is up.")
+
+# The ClickHouse operations the writer retries (its ``_retry`` names).
+RETRIED_OPERATIONS = ("insert", "anti_join", "journal", "park_poison")
+
+
+def initialise() -> None:
+    """Error series exist at zero from the start, so ``increase()`` sees the first ones."""
+    for operation in RETRIED_OPERATIONS:
+        RETRIES.labels(operation)

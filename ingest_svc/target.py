@@ -7,6 +7,7 @@ import asyncio
 import grpc
 
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from ingest_svc import metrics
 from ingest_svc.outbox_client import OutboxClient
 from ingest_svc.repository import ClickHouseRepository
 from ingest_svc.schema import migrate_clickhouse
@@ -23,6 +24,7 @@ SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
 
 async def create_target(settings: Settings, resources: Resources) -> ServiceTarget:
+    metrics.initialise()
     stats = IngestStats()
     # Writer and status reader get separate clients: one chDB client serializes calls.
     writer_repo = ClickHouseRepository(settings)

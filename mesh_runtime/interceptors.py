@@ -71,15 +71,16 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         # A method no target declared is internal-only: deny by default.
         scope = self._method_scopes.get(method, "mesh:internal")
-        call = _Call(self._verifier, method, scope)
         deserializer = guarded_deserializer(handler.request_deserializer)
         if handler.unary_unary is not None:
+            call = _Call(self._verifier, method, scope, metrics.UNARY)
             return grpc.unary_unary_rpc_method_handler(
                 call.wrap_unary(handler.unary_unary),
                 request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
+            call = _Call(self._verifier, method, scope, metrics.SERVER_STREAM)
             return grpc.unary_stream_rpc_method_handler(
                 call.wrap_stream(handler.unary_stream),
                 request_deserializer=deserializer,
@@ -89,14 +90,14 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
 
 
 class _Call:
-    def __init__(self, verifier: TokenVerifier, method: str, scope: str) -> None:
+    def __init__(self, verifier: TokenVerifier, method: str, scope: str, kind: str) -> None:
         self._verifier = verifier
         self._scope = scope
-        self._service, self._method = metrics.split_method(method)
+        self._labels = (kind, *metrics.split_method(method))
         self._full_method = method
         # Labelled children resolved once: ``labels()`` takes a lock and a dict look-up.
-        self.started = metrics.GRPC_STARTED.labels(self._service, self._method)
-        self._latency = metrics.GRPC_LATENCY.labels(self._service, self._method)
+        self.started = metrics.GRPC_STARTED.labels(*self._labels)
+        self._latency = metrics.GRPC_LATENCY.labels(*self._labels)
         self._handled: dict[str, Any] = {}
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
@@ -124,7 +125,7 @@ class _Call:
         handled = self._handled.get(code_name)
         if handled is None:
             handled = self._handled[code_name] = metrics.GRPC_HANDLED.labels(
-                self._service, self._method, code_name
+                *self._labels, code_name
             )
         handled.inc()
         self._latency.observe(time.perf_counter() - started)

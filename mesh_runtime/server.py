@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from mesh_runtime.auth import TokenVerifier
 from mesh_runtime.channels import channel_options
 from mesh_runtime.interceptors import MeshServerInterceptor
-from mesh_runtime.metrics import MetricsEndpoint
+from mesh_runtime.metrics import MetricsEndpoint, initialise_rpc_series
 from mesh_runtime.settings import Settings
 from mesh_runtime.targets import ServiceTarget
 
@@ -82,6 +82,7 @@ class MeshServer:
         reflection.enable_server_reflection(
             [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
         )
+        initialise_rpc_series(self.service_names)
         self._port = self._server.add_insecure_port(f"{self._host}:{self._requested_port}")
         if self._port == 0:
             raise OSError(f"cannot bind gRPC port {self._host}:{self._requested_port}")

@@ -100,13 +100,20 @@ class Settings(BaseSettings):
     # ClickHouse clients the analytics queries share (one chDB client serializes its calls).
     analytics_clickhouse_clients: int = 4
 
+    # --- metrics -------------------------------------------------------------
+    # Per-tenant series: these tenants keep their id as a label (comma-separated) ...
+    metrics_tenants: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # ... or, when none is named, the first N tenants a process sees; the rest are "other".
+    # 0 turns per-tenant labels off.
+    metrics_tenant_limit: int = 10
+
     # --- logging -------------------------------------------------------------
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("cors_allowed_origins", mode="before")
+    @field_validator("cors_allowed_origins", "metrics_tenants", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str) and not value.startswith("["):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
