@@ -6,6 +6,7 @@ Nothing here starts a container: manifests are rendered with ``kubectl kustomize
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -31,6 +32,18 @@ PROMETHEUS_FILE = DEPLOY / "prometheus" / "prometheus.yml"
 SERVICES = registry.SERVICE_NAMES
 
 Doc = dict[str, Any]
+
+# name:1.2.3, name:v1.2.3.4, name:1.2.3-bookworm or name@sha256:<digest>; never a moving
+# tag such as latest, 16 or v1.40-latest. PostgreSQL numbers its releases major.minor.
+_EXACT_IMAGE = re.compile(
+    r"^[^:@]+(:v?\d+\.\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?|@sha256:[0-9a-f]{64})$"
+    r"|^(.+/)?postgres:\d+\.\d+(-[a-z0-9.-]+)?$"
+)
+
+
+def is_exact_image(ref: str) -> bool:
+    """``ref`` names one image version (an exact release tag or a digest)."""
+    return bool(_EXACT_IMAGE.match(ref)) and not ref.endswith("-latest")
 
 
 def kubectl() -> str:

