@@ -108,8 +108,10 @@ class SentimentClient:
         """Scores one text, sharing a batch call with concurrent callers."""
         if not self.available():
             raise SentimentUnavailable("sentiment circuit open")
-        # The caller's wait is bounded even if it queued behind an in-flight call.
-        return await asyncio.wait_for(asyncio.shield(self._coalescer.submit(text)), self._timeout)
+        # The caller's wait is bounded even if it queued behind an in-flight call. No
+        # shield: a caller that gives up leaves the queue (the coalescer skips it), and no
+        # orphaned task is left to fail with nobody reading its exception.
+        return await asyncio.wait_for(self._coalescer.submit(text), self._timeout)
 
     async def _score_coalesced(self, texts: list[str]) -> list[SentimentScore]:
         return await self.score_batch(texts, probe=True)

@@ -59,6 +59,8 @@ class Coalescer(Generic[Item, Result]):
             busy = time.monotonic() - self._last_call_end < self._busy_window
             # Yield at least once: callers scheduled in this loop iteration join the batch.
             await asyncio.sleep(self._linger if busy else 0)
+            # Callers that gave up while queued (cancelled) cost nothing.
+            self._queue = [(item, future) for item, future in self._queue if not future.done()]
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             if not batch:
                 return

@@ -1,23 +1,28 @@
-"""Sentiment scoring: validation, and micro-batching of concurrent requests so that
-many single-text calls share one model pass (the model is far cheaper per text in
-a batch)."""
+"""Sentiment scoring: validation, bounded cost per call, and fair scheduling.
+
+Concurrent single-text calls share one model pass (the shared :class:`Coalescer`); every
+call runs through one :class:`ModelLane`, which lets a call that fits in one pass go
+ahead of the passes of large batches and drops the work of callers that have gone.
+
+Cost per call is bounded: at most :data:`MAX_BATCH_SIZE` texts of at most
+:data:`MAX_TEXT_CHARS` characters, and the default analyzer reads each text only up to
+its token limit (``max_len`` in the model's meta file): the rest of a longer text is not
+read and does not change its score.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
-from mesh_runtime.errors import FieldViolation, InvalidArgument
+from mesh_runtime.coalesce import Coalescer
+from mesh_runtime.errors import DeadlineExceeded, FieldViolation, InvalidArgument
 from sentiment_svc import metrics
 from sentiment_svc.analyzers import ANALYZER_NAMES, Analyzer, SentimentResult
+from sentiment_svc.lane import PASS_TEXTS, ModelLane
 
 MAX_TEXT_CHARS = 10_000
 MAX_BATCH_SIZE = 1_000
-# Longest a single request waits for companions before its pass starts.
-MICRO_BATCH_WINDOW_SECONDS = 0.002
-MICRO_BATCH_MAX_TEXTS = 64
 
 
 def validate_text(text: str, field: str) -> FieldViolation | None:
@@ -31,11 +36,11 @@ def validate_text(text: str, field: str) -> FieldViolation | None:
 class SentimentService:
     def __init__(self, analyzer: Analyzer) -> None:
         self._analyzer = analyzer
-        # One model worker: passes run one at a time off the event loop.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment-model")
-        self._pending: list[tuple[str, asyncio.Future[SentimentResult]]] = []
-        self._flush_scheduled = False
-        self._passes: set[asyncio.Task[list[SentimentResult]]] = set()
+        self._lane: ModelLane[SentimentResult] = ModelLane(self._measured_pass)
+        # While a pass runs, single texts queue and leave together as the next pass.
+        self._singles: Coalescer[str, SentimentResult] = Coalescer(
+            self._lane.run, max_batch=PASS_TEXTS
+        )
 
     @property
     def analyzer_name(self) -> str:
@@ -53,16 +58,12 @@ class SentimentService:
         violation = validate_text(text, "text")
         if violation:
             raise InvalidArgument([violation])
-        future: asyncio.Future[SentimentResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((text, future))
-        if len(self._pending) >= MICRO_BATCH_MAX_TEXTS:
-            self._flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_later(MICRO_BATCH_WINDOW_SECONDS, self._flush)
-        return await future
+        return await self._singles.submit(text)
 
-    async def analyze_batch(self, texts: Sequence[str]) -> list[SentimentResult]:
+    async def analyze_batch(
+        self, texts: Sequence[str], deadline: float | None = None
+    ) -> list[SentimentResult]:
+        """``deadline`` (event-loop time): no pass starts after it."""
         if not texts:
             raise InvalidArgument.single("texts", "must contain at least one text")
         if len(texts) > MAX_BATCH_SIZE:
@@ -72,22 +73,14 @@ class SentimentService:
         ]
         if violations:
             raise InvalidArgument(violations)
-        return await self._run_pass(list(texts))
+        try:
+            return await self._lane.run(texts, deadline)
+        except TimeoutError as exc:
+            raise DeadlineExceeded("the deadline passed before the texts were scored") from exc
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._run_pass([t for t, _ in batch]))
-        self._passes.add(task)
-        task.add_done_callback(self._passes.discard)
-        task.add_done_callback(lambda done: _settle(batch, done))
-
-    async def _run_pass(self, texts: list[str]) -> list[SentimentResult]:
-        loop = asyncio.get_running_loop()
+    def _measured_pass(self, texts: list[str]) -> list[SentimentResult]:
         started = time.perf_counter()
-        results = await loop.run_in_executor(self._executor, self._analyzer.analyze_batch, texts)
+        results = self._analyzer.analyze_batch(texts)
         name = self._analyzer.name
         metrics.ANALYSIS_SECONDS.labels(name).observe(time.perf_counter() - started)
         metrics.PASS_SIZE.labels(name).observe(len(texts))
@@ -96,18 +89,4 @@ class SentimentService:
         return results
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _settle(
-    batch: list[tuple[str, asyncio.Future[SentimentResult]]],
-    done: asyncio.Future[list[SentimentResult]],
-) -> None:
-    error = done.exception() if not done.cancelled() else asyncio.CancelledError()
-    for index, (_, future) in enumerate(batch):
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(done.result()[index])
+        self._lane.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
@@ -43,7 +45,9 @@ class SentimentServicer(sentiment_pb2_grpc.SentimentServiceServicer):
         request: sentiment_pb2.BatchAnalyzeSentimentRequest,
         context: grpc.aio.ServicerContext,
     ) -> sentiment_pb2.BatchAnalyzeSentimentResponse:
-        results = await self._service.analyze_batch(list(request.texts))
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        results = await self._service.analyze_batch(list(request.texts), deadline)
         return sentiment_pb2.BatchAnalyzeSentimentResponse(
             results=[_result_pb(r) for r in results],
             analyzer=self._service.analyzer_name,

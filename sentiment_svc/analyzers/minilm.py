@@ -1,81 +1,22 @@
-"""The default analyzer: a fine-tuned 5-layer MiniLM run as an int8 ONNX graph.
+"""A fine-tuned 5-layer MiniLM run as an int8 ONNX graph (the default before ``wordconv``).
 
 The first 5 of all-MiniLM-L6-v2's 6 layers, fine-tuned for three classes (see
-``sentiment_svc/models/README.md`` and ``scripts/train_sentiment.py``). At run time only
-``onnxruntime`` and ``numpy`` are needed: no torch, no tokenizers, no network. The graph
+``sentiment_svc/models/README.md`` and ``scripts/train_sentiment.py``). The graph
 quantizes activations with one scale per token, so texts may be batched with any others
-(and padded to any length) without changing their results.
+(and padded to any length) without changing their results. Its int8 matrix kernels are
+fast only on CPUs with AVX-512 VNNI; on AVX2-only servers it costs several times the
+default analyzer.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from sentiment_svc.analyzers.base import Label, SentimentResult
-from sentiment_svc.analyzers.wordpiece import WordPieceTokenizer
-
-logger = logging.getLogger(__name__)
-
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
-# Rows per ONNX run. Texts are sorted by length first, so each chunk pads to a similar
-# length; measured on this machine, chunks of 32-64 beat one big padded tensor.
-_CHUNK = 32
+from sentiment_svc.analyzers.onnx_classifier import MODEL_DIR, OnnxClassifier
 
 
-class MiniLMAnalyzer:
+class MiniLMAnalyzer(OnnxClassifier):
     name = "minilm"
 
     def __init__(self, model_dir: Path = MODEL_DIR, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        meta: dict[str, Any] = json.loads((model_dir / "minilm_meta.json").read_text())
-        self.version: str = meta["version"]
-        self._labels: list[Label] = meta["labels"]
-        self._neg = self._labels.index("negative")
-        self._pos = self._labels.index("positive")
-        self._tok = WordPieceTokenizer(model_dir / "minilm_vocab.txt", int(meta["max_len"]))
-        opts = ort.SessionOptions()
-        # One core by default: the service scales by processes/replicas, not threads.
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(model_dir / "minilm_sentiment.int8.onnx"), opts, providers=["CPUExecutionProvider"]
-        )
-        self.analyze_batch(["warm up the session so the first request is not slow"])
-        logger.info("loaded minilm sentiment model %s from %s", self.version, model_dir)
-
-    def _probs(self, token_ids: list[list[int]]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        ids, mask = self._tok.encode_batch(token_ids)
-        out = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-        return np.asarray(out[0], dtype=np.float32)
-
-    def analyze_batch(self, texts: Sequence[str]) -> list[SentimentResult]:
-        if not texts:
-            return []
-        token_ids = [self._tok.tokenize_ids(t) for t in texts]
-        order = sorted(range(len(texts)), key=lambda i: len(token_ids[i]))
-        probs = np.empty((len(texts), len(self._labels)), dtype=np.float32)
-        for start in range(0, len(order), _CHUNK):
-            idx = order[start : start + _CHUNK]
-            probs[idx] = self._probs([token_ids[i] for i in idx])
-        results = []
-        for row in probs:
-            best = int(row.argmax())
-            # float32 probabilities carry ~7 significant digits: round so that
-            # clients see 0.962927, not float32 noise widened to double.
-            score = round(float(row[self._pos] - row[self._neg]), 6)
-            results.append(
-                SentimentResult(
-                    self._labels[best],
-                    min(1.0, max(-1.0, score)),
-                    min(1.0, max(0.0, round(float(row[best]), 6))),
-                )
-            )
-        return results
+        super().__init__("minilm_meta.json", "minilm_sentiment.int8.onnx", model_dir, threads)

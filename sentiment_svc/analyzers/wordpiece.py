@@ -9,7 +9,9 @@ check it against the reference ids.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 _MAX_WORD_CHARS = 100  # BERT's limit: longer "words" become [UNK]
+# Characters cleaned and split per step; the token limit usually ends reading in the first.
+_WINDOW_CHARS = 512
+# Only these are cut at: every other separator (Zs, controls) is left to _clean.
+_PLAIN_SPACE = re.compile(r"[ \t\n\r]")
 
 
 def _is_punct(ch: str) -> bool:
@@ -74,6 +80,22 @@ def _split_punct(word: str) -> list[str]:
     return pieces
 
 
+def _windows(text: str) -> Iterator[str]:
+    """``text`` in consecutive pieces of about :data:`_WINDOW_CHARS`, each cut after a
+    plain whitespace character so that no word is split. A run of more than
+    :data:`_MAX_WORD_CHARS` characters without one is cut anyway, to keep the cost
+    bounded: only there (a word longer than BERT's limit, or words separated by other
+    spaces only) can the ids differ from the reference tokenizer's."""
+    start = 0
+    while start < len(text):
+        end = start + _WINDOW_CHARS
+        if end < len(text):
+            match = _PLAIN_SPACE.search(text, end, end + _MAX_WORD_CHARS + 1)
+            end = match.end() if match else end + _MAX_WORD_CHARS + 1
+        yield text[start:end]
+        start = end
+
+
 class WordPieceTokenizer:
     """Lower-casing, accent-stripping BERT tokenizer over a ``vocab.txt``."""
 
@@ -109,17 +131,21 @@ class WordPieceTokenizer:
         return tuple(ids)
 
     def tokenize_ids(self, text: str) -> list[int]:
-        """Token ids with [CLS] ... [SEP], truncated to ``max_len`` like HF truncation."""
+        """Token ids with [CLS] ... [SEP], truncated to ``max_len`` like HF truncation.
+
+        Reads the text window by window and stops once the limit is reached, so the cost
+        is bounded by the token limit, not by the length of the text.
+        """
         ids = [self.cls_id]
         limit = self.max_len - 1
-        for raw in _clean(text).lower().split():
-            word = unicodedata.normalize("NFD", raw)
-            word = "".join(ch for ch in word if unicodedata.category(ch) != "Mn")
-            for piece in _split_punct(word):
-                ids.extend(self._word_ids(piece))
-            if len(ids) >= limit:
-                break
-        ids = ids[:limit]
+        for window in _windows(text):
+            for raw in _clean(window).lower().split():
+                word = unicodedata.normalize("NFD", raw)
+                word = "".join(ch for ch in word if unicodedata.category(ch) != "Mn")
+                for piece in _split_punct(word):
+                    ids.extend(self._word_ids(piece))
+                if len(ids) >= limit:
+                    return [*ids[:limit], self.sep_id]
         ids.append(self.sep_id)
         return ids
 

@@ -101,3 +101,18 @@ async def test_cancelled_call_cancels_its_waiters() -> None:
         task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
+
+
+async def test_callers_that_gave_up_while_queued_are_not_sent() -> None:
+    recorder = Recorder(delay=0.05)
+    coalescer = Coalescer(recorder.send, max_batch=100)
+    running = asyncio.ensure_future(coalescer.submit(1))
+    await asyncio.sleep(0.01)  # item 1's call is in flight; the next items queue
+    gone = [asyncio.ensure_future(coalescer.submit(n)) for n in (2, 3)]
+    staying = asyncio.ensure_future(coalescer.submit(4))
+    await asyncio.sleep(0)
+    for task in gone:
+        task.cancel()
+    assert await running == "r1"
+    assert await staying == "r4"
+    assert recorder.batches == [[1], [4]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,7 +14,7 @@ from sentiment_svc.analyzers import (
     SentimentResult,
     build_analyzer,
 )
-from sentiment_svc.analyzers.minilm import MODEL_DIR
+from sentiment_svc.analyzers.onnx_classifier import MODEL_DIR
 from sentiment_svc.analyzers.wordpiece import WordPieceTokenizer
 
 POSITIVE = [
@@ -95,3 +96,31 @@ def test_wordpiece_known_ids() -> None:
     expected = [101, 7592, 1010, 2088, 999, 14477, 20961, 3468, 102]
     assert tok.tokenize_ids("Héllo, WORLD! unaffable") == expected
     assert len(tok.tokenize_ids("word " * 100)) == 16
+
+
+def test_wordpiece_stops_reading_at_the_token_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentiment_svc.analyzers import wordpiece
+
+    read: list[str] = []
+    real_windows = wordpiece._windows
+
+    def counting_windows(text: str) -> Iterator[str]:
+        for window in real_windows(text):
+            read.append(window)
+            yield window
+
+    monkeypatch.setattr(wordpiece, "_windows", counting_windows)
+    tok = WordPieceTokenizer(MODEL_DIR / "minilm_vocab.txt", max_len=128)
+    text = ("The agent fixed my build quickly, thanks! " * 300)[:10_000]
+    ids = tok.tokenize_ids(text)
+    assert len(ids) == 128
+    assert sum(len(w) for w in read) < 1_500  # of 10,000 characters
+    assert ids == tok.tokenize_ids(text[:2_000])
+
+
+def test_wordpiece_windows_never_split_a_word() -> None:
+    tok = WordPieceTokenizer(MODEL_DIR / "minilm_vocab.txt", max_len=4_096)
+    words = ["unaffable", "héllo,", "WORLD!", "build", "agents"] * 120  # ~3,500 characters
+    whole = tok.tokenize_ids(" ".join(words))
+    one_by_one = [i for w in words for i in tok.tokenize_ids(w)[1:-1]]
+    assert whole[1:-1] == one_by_one
