@@ -42,6 +42,14 @@ Encoder = Callable[[OutboxEvent], bytes]
 RELEASE_LOCK_KEY = 0x46424F5554  # "FBOUT"
 RELEASE_BATCH = 5000
 
+# The outbox rows of the feedback rows that the feedback repository's INSERT just wrote: a
+# CTE over that statement's ``inserted`` (id, tenant_id, sentiment_status, created_at), so
+# that a feedback row and its outbox row commit together in one statement.
+ENQUEUE_INSERTED_CTE = f"""outbox AS (
+    INSERT INTO feedback_outbox (feedback_id, tenant_id, ready, created_at)
+    SELECT id, tenant_id, sentiment_status <> '{STATUS_PENDING}', created_at FROM inserted
+)"""
+
 # Only what an event carries: decoding comments and metadata back would cost more than
 # the release itself.
 _F_COLUMNS = (

@@ -29,7 +29,11 @@ class FilterSQL:
         self.where = f"{self.where} AND {clause}" if self.where else clause
 
 
-def filter_sql(tenant_id: str, flt: FeedbackFilter) -> FilterSQL:
+def filter_sql(
+    tenant_id: str, flt: FeedbackFilter, *, before: tuple[datetime, int] | None = None
+) -> FilterSQL:
+    """The tenant's rows that match ``flt``; with ``before`` = (created_at, id), only rows
+    older in list order (newest first): the keyset of the next page."""
     query = FilterSQL()
     query.add("tenant_id = {}", tenant_id)
     if flt.feedback_type is not None:
@@ -55,6 +59,8 @@ def filter_sql(tenant_id: str, flt: FeedbackFilter) -> FilterSQL:
         query.add("created_at < {}", flt.end_time)
     if flt.user_id is not None:
         query.add("user_id = {}", flt.user_id)
+    if before is not None:
+        query.add("(created_at, id) < ({}, {})", *before)
     return query
 
 

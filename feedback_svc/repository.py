@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -16,11 +17,13 @@ from feedback_svc.domain import (
     STATUS_NO_COMMENT,
     STATUS_PENDING,
     STATUS_SCORED,
+    FeedbackFilter,
     FeedbackRecord,
     NewFeedback,
     SentimentScore,
 )
-from feedback_svc.queries import FilterSQL
+from feedback_svc.outbox import ENQUEUE_INSERTED_CTE
+from feedback_svc.queries import filter_sql
 
 FEEDBACK_COLUMNS = (
     "id, tenant_id, user_id, feedback_type, execution_id, agent_id, chat_session_id, rating,"
@@ -28,8 +31,6 @@ FEEDBACK_COLUMNS = (
     " payload_hash, created_at, updated_at"
 )
 
-# One statement = one implicit transaction: the feedback rows and their outbox rows commit
-# together. ON CONFLICT DO NOTHING leaves retries of a request_id to the caller's re-select.
 _TAGS_JSON = json.JSONEncoder(ensure_ascii=False)
 _INSERT_COLUMNS = (
     "tenant_id, user_id, request_id, feedback_type, execution_id, agent_id, chat_session_id,"
@@ -39,10 +40,7 @@ _INSERT_COLUMNS = (
 _INSERT_TAIL = f"""
     ON CONFLICT (tenant_id, request_id) DO NOTHING
     RETURNING id, tenant_id, request_id, sentiment_status, created_at, updated_at
-), outbox AS (
-    INSERT INTO feedback_outbox (feedback_id, tenant_id, ready, created_at)
-    SELECT id, tenant_id, sentiment_status <> '{STATUS_PENDING}', created_at FROM inserted
-)
+), {ENQUEUE_INSERTED_CTE}
 SELECT id, tenant_id, request_id, created_at, updated_at FROM inserted
 """
 
@@ -194,7 +192,15 @@ class FeedbackRepository:
         row = await self._pool.fetchrow(SELECT_BY_ID_SQL, tenant_id, feedback_id)
         return record_from_row(row) if row is not None else None
 
-    async def list_page(self, query: FilterSQL, limit: int) -> list[FeedbackRecord]:
+    async def list_page(
+        self,
+        tenant_id: str,
+        flt: FeedbackFilter,
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[FeedbackRecord]:
+        """Newest first; ``before`` = (created_at, id) of the previous page's last row."""
+        query = filter_sql(tenant_id, flt, before=before)
         sql = (
             f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where}"
             f" ORDER BY created_at DESC, id DESC LIMIT {int(limit)}"
@@ -202,8 +208,11 @@ class FeedbackRepository:
         rows = await self._pool.fetch(sql, *query.args)
         return [record_from_row(row) for row in rows]
 
-    async def stream(self, query: FilterSQL, prefetch: int = 250) -> AsyncIterator[FeedbackRecord]:
+    async def stream(
+        self, tenant_id: str, flt: FeedbackFilter, prefetch: int = 250
+    ) -> AsyncIterator[FeedbackRecord]:
         """Oldest first, through a server-side cursor: memory stays flat for any row count."""
+        query = filter_sql(tenant_id, flt)
         sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where} ORDER BY created_at, id"
         async with self._pool.acquire() as connection, connection.transaction(readonly=True):
             async for row in connection.cursor(sql, *query.args, prefetch=prefetch):

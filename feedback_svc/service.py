@@ -22,7 +22,7 @@ from feedback_svc.domain import (
 )
 from feedback_svc.export import EXPORT_FORMATS, export_chunks
 from feedback_svc.outbox import OutboxStore
-from feedback_svc.queries import decode_page_token, encode_page_token, filter_sql
+from feedback_svc.queries import decode_page_token, encode_page_token
 from feedback_svc.repository import FeedbackRepository
 from feedback_svc.sentiment_client import SentimentClient, SentimentUnavailable
 from feedback_svc.validation import validate
@@ -216,13 +216,10 @@ class FeedbackService:
         if page_size < 0:
             raise InvalidArgument.single("page_size", "must not be negative")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        query = filter_sql(principal.tenant_id, flt)
+        before = None
         if page_token:
-            created_at, last_id = decode_page_token(
-                self._page_tokens, principal.tenant_id, page_token
-            )
-            query.add("(created_at, id) < ({}, {})", created_at, last_id)
-        records = await self._repository.list_page(query, size + 1)
+            before = decode_page_token(self._page_tokens, principal.tenant_id, page_token)
+        records = await self._repository.list_page(principal.tenant_id, flt, before, size + 1)
         token = ""
         if len(records) > size:
             records = records[:size]
@@ -236,8 +233,7 @@ class FeedbackService:
         fmt = fmt.strip().lower() or "csv"
         if fmt not in EXPORT_FORMATS:
             raise InvalidArgument.single("format", "must be csv or jsonl")
-        query = filter_sql(principal.tenant_id, flt)
-        return export_chunks(self._repository.stream(query), fmt)
+        return export_chunks(self._repository.stream(principal.tenant_id, flt), fmt)
 
     # --- outbox (internal) -----------------------------------------------------------
 
