@@ -8,33 +8,40 @@ from datetime import UTC, datetime
 
 from google.protobuf import json_format, struct_pb2
 
-from feedback_svc.domain import FeedbackRecord, OutboxEvent, RawSubmission
+from feedback_svc.domain import (
+    FeedbackRecord,
+    FeedbackType,
+    OutboxEvent,
+    RawSubmission,
+    SentimentLabel,
+    SentimentStatus,
+)
 from feedback_svc.validation import MAX_METADATA_WIRE_BYTES
 from feedbackmesh.feedback.v1 import feedback_pb2
 from feedbackmesh.sentiment.v1 import sentiment_pb2
 from mesh_runtime.timestamps import to_timestamp
 
-TYPE_TO_PROTO = {
+TYPE_TO_PROTO: dict[FeedbackType, feedback_pb2.FeedbackType] = {
     "execution": feedback_pb2.FEEDBACK_TYPE_EXECUTION,
     "agent": feedback_pb2.FEEDBACK_TYPE_AGENT,
     "chat": feedback_pb2.FEEDBACK_TYPE_CHAT,
     "general": feedback_pb2.FEEDBACK_TYPE_GENERAL,
 }
 TYPE_FROM_PROTO = {v: k for k, v in TYPE_TO_PROTO.items()}
-LABEL_TO_PROTO = {
+LABEL_TO_PROTO: dict[SentimentLabel, sentiment_pb2.SentimentLabel] = {
     "positive": sentiment_pb2.SENTIMENT_LABEL_POSITIVE,
     "neutral": sentiment_pb2.SENTIMENT_LABEL_NEUTRAL,
     "negative": sentiment_pb2.SENTIMENT_LABEL_NEGATIVE,
 }
 LABEL_FROM_PROTO = {v: k for k, v in LABEL_TO_PROTO.items()}
-STATUS_TO_PROTO = {
+STATUS_TO_PROTO: dict[SentimentStatus, feedback_pb2.SentimentStatus] = {
     "no_comment": feedback_pb2.SENTIMENT_STATUS_NO_COMMENT,
     "pending": feedback_pb2.SENTIMENT_STATUS_PENDING,
     "scored": feedback_pb2.SENTIMENT_STATUS_SCORED,
 }
 
 
-def _label(value: str | None) -> sentiment_pb2.SentimentLabel:
+def _label(value: SentimentLabel | None) -> sentiment_pb2.SentimentLabel:
     if value is None:
         return sentiment_pb2.SENTIMENT_LABEL_UNSPECIFIED
     return LABEL_TO_PROTO[value]

@@ -6,13 +6,23 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
-FEEDBACK_TYPES = ("execution", "agent", "chat", "general")
-SENTIMENT_LABELS = ("positive", "neutral", "negative")
-STATUS_NO_COMMENT = "no_comment"
-STATUS_PENDING = "pending"
-STATUS_SCORED = "scored"
+from mesh_runtime.errors import FieldViolation
+
+# The vocabulary, as Literal types: rows and messages keep plain ``str`` values (no
+# conversion per row on the list, export and outbox paths) and mypy checks every spelling.
+FeedbackType = Literal["execution", "agent", "chat", "general"]
+SentimentLabel = Literal["positive", "neutral", "negative"]
+SentimentStatus = Literal["no_comment", "pending", "scored"]
+BatchItemStatus = Literal["created", "duplicate", "invalid", "conflict"]
+
+FEEDBACK_TYPES: Final[tuple[FeedbackType, ...]] = get_args(FeedbackType)
+SENTIMENT_LABELS: Final[tuple[SentimentLabel, ...]] = get_args(SentimentLabel)
+BATCH_ITEM_STATUSES: Final[tuple[BatchItemStatus, ...]] = get_args(BatchItemStatus)
+STATUS_NO_COMMENT: Final[SentimentStatus] = "no_comment"
+STATUS_PENDING: Final[SentimentStatus] = "pending"
+STATUS_SCORED: Final[SentimentStatus] = "scored"
 # One encoder object: json.dumps with options builds a new encoder per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -42,7 +52,7 @@ class NewFeedback:
     tenant_id: str
     user_id: str
     request_id: str
-    feedback_type: str
+    feedback_type: FeedbackType
     execution_id: int | None
     agent_id: int | None
     chat_session_id: str | None
@@ -73,7 +83,7 @@ class NewFeedback:
 
 @dataclass(frozen=True, slots=True)
 class SentimentScore:
-    label: str  # one of SENTIMENT_LABELS
+    label: SentimentLabel
     score: float
 
 
@@ -82,15 +92,15 @@ class FeedbackRecord:
     id: int
     tenant_id: str
     user_id: str
-    feedback_type: str
+    feedback_type: FeedbackType
     execution_id: int | None
     agent_id: int | None
     chat_session_id: str | None
     rating: int
     comment: str | None
-    sentiment: str | None
+    sentiment: SentimentLabel | None
     sentiment_score: float | None
-    sentiment_status: str
+    sentiment_status: SentimentStatus
     tags: list[str]
     metadata: dict[str, Any]
     request_id: str
@@ -106,28 +116,22 @@ class SubmitOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class Violation:
-    field: str
-    description: str
-
-
-@dataclass(frozen=True, slots=True)
 class BatchItemOutcome:
     index: int
-    status: str  # created | duplicate | invalid | conflict
+    status: BatchItemStatus
     record: FeedbackRecord | None = None
-    violations: tuple[Violation, ...] = ()
+    violations: tuple[FieldViolation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class FeedbackFilter:
-    feedback_type: str | None = None
+    feedback_type: FeedbackType | None = None
     execution_id: int | None = None
     agent_id: int | None = None
     chat_session_id: str | None = None
     min_rating: int | None = None
     max_rating: int | None = None
-    sentiment: str | None = None
+    sentiment: SentimentLabel | None = None
     tag: str | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -148,12 +152,12 @@ class OutboxEvent:
     feedback_id: int
     tenant_id: str
     user_id: str
-    feedback_type: str
+    feedback_type: FeedbackType
     execution_id: int | None
     agent_id: int | None
     chat_session_id: str | None
     rating: int
-    sentiment: str | None
+    sentiment: SentimentLabel | None
     sentiment_score: float | None
     has_comment: bool
     tags: list[str]

@@ -21,6 +21,7 @@ from feedback_svc.domain import (
     FeedbackRecord,
     NewFeedback,
     SentimentScore,
+    SentimentStatus,
 )
 from feedback_svc.outbox import ENQUEUE_INSERTED_CTE
 from feedback_svc.queries import filter_sql
@@ -97,7 +98,7 @@ def record_from_row(row: asyncpg.Record | dict[str, Any]) -> FeedbackRecord:
     )
 
 
-def _status(item: NewFeedback, score: SentimentScore | None) -> str:
+def _status(item: NewFeedback, score: SentimentScore | None) -> SentimentStatus:
     if item.comment is None:
         return STATUS_NO_COMMENT
     return STATUS_SCORED if score is not None else STATUS_PENDING

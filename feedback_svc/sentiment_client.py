@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import grpc
 
-from feedback_svc.domain import SentimentScore
+from feedback_svc.domain import SentimentLabel, SentimentScore
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
 from mesh_runtime.coalesce import Coalescer
 
@@ -26,7 +26,7 @@ BUSY_SECONDS = 0.02
 # The configured deadline covers a call of up to this many texts; larger batches get
 # proportionally more, or a slow model would never finish a 500-text batch in time.
 TEXTS_PER_DEADLINE = 50
-_LABELS = {
+_LABELS: dict[int, SentimentLabel] = {
     sentiment_pb2.SENTIMENT_LABEL_POSITIVE: "positive",
     sentiment_pb2.SENTIMENT_LABEL_NEUTRAL: "neutral",
     sentiment_pb2.SENTIMENT_LABEL_NEGATIVE: "negative",

@@ -18,7 +18,6 @@ from feedback_svc.domain import (
     RawSubmission,
     SentimentScore,
     SubmitOutcome,
-    Violation,
 )
 from feedback_svc.export import EXPORT_FORMATS, export_chunks
 from feedback_svc.outbox import OutboxStore
@@ -75,7 +74,7 @@ class FeedbackService:
     async def submit(self, principal: Principal, raw: RawSubmission) -> SubmitOutcome:
         item = validate(raw, principal.tenant_id, principal.user_id)
         if isinstance(item, list):
-            raise InvalidArgument([FieldViolation(v.field, v.description) for v in item])
+            raise InvalidArgument(item)
         score: SentimentScore | None = None
         if item.comment is not None:
             try:
@@ -143,7 +142,7 @@ class FeedbackService:
             record = by_request.get(item.request_id)
             if record is None or record.payload_hash != item.payload_hash:
                 outcomes[index] = BatchItemOutcome(
-                    index, "conflict", violations=(Violation("request_id", CONFLICT_MESSAGE),)
+                    index, "conflict", violations=(FieldViolation("request_id", CONFLICT_MESSAGE),)
                 )
             elif item.request_id in created_ids and primary[item.request_id][0] == index:
                 outcomes[index] = BatchItemOutcome(index, "created", record)

@@ -16,7 +16,7 @@ from feedback_svc.convert import (
     feedback_message,
     raw_submission,
 )
-from feedback_svc.domain import FeedbackFilter
+from feedback_svc.domain import BatchItemStatus, FeedbackFilter
 from feedback_svc.export import EXPORT_FORMATS
 from feedback_svc.service import FeedbackService
 from feedback_svc.validation import MAX_CHAT_SESSION_ID, TAG_PATTERN
@@ -30,7 +30,7 @@ from mesh_runtime.timestamps import field_datetime, optional_timestamp
 DUPLICATE_HEADER = "x-feedbackmesh-duplicate"
 # Text filters and their longest useful value (what a submission may store).
 _TEXT_FILTERS = {"chat_session_id": MAX_CHAT_SESSION_ID, "user_id": 256}
-_BATCH_STATUS = {
+_BATCH_STATUS: dict[BatchItemStatus, feedback_pb2.BatchItemStatus] = {
     "created": feedback_pb2.BATCH_ITEM_STATUS_CREATED,
     "duplicate": feedback_pb2.BATCH_ITEM_STATUS_DUPLICATE,
     "invalid": feedback_pb2.BATCH_ITEM_STATUS_INVALID,
