@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-Label = Literal["positive", "neutral", "negative"]
+from sentiment_svc.analyzers.base import Label
 
 _BIN: dict[str, Label] = {"0": "negative", "1": "positive"}
 _FINE: dict[str, Label] = {
