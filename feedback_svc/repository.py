@@ -43,7 +43,7 @@ _INSERT_TAIL = f"""
     RETURNING id, tenant_id, request_id, sentiment_status, created_at, updated_at
 ), {ENQUEUE_INSERTED_CTE}
 SELECT id, tenant_id, request_id, created_at, updated_at FROM inserted
-"""
+"""  # noqa: S608 (constant fragments; values are $n parameters)
 
 # One statement = one implicit transaction: the feedback rows and their outbox rows commit
 # together. ON CONFLICT DO NOTHING leaves retries of a request_id to the caller's re-select.
@@ -59,7 +59,7 @@ WITH inserted AS (
         $7::text[], $8::smallint[], $9::text[], $10::text[], $11::float8[], $12::text[],
         $13::text[], $14::text[], $15::text[]
     ) AS t({_INSERT_COLUMNS})
-    {_INSERT_TAIL}"""
+    {_INSERT_TAIL}"""  # noqa: S608 (constant fragments; values are $n parameters)
 # ... a single submission plain parameters: array encoding costs asyncpg ~5 isinstance
 # checks per element, more than the rest of the call.
 INSERT_ONE_SQL = f"""
@@ -67,12 +67,13 @@ WITH inserted AS (
     INSERT INTO feedback ({_INSERT_COLUMNS})
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb,
         $14::text::jsonb, $15)
-    {_INSERT_TAIL}"""
+    {_INSERT_TAIL}"""  # noqa: S608 (constant fragments; values are $n parameters)
 
 SELECT_BY_REQUEST_SQL = f"""
 SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND request_id = ANY($2::text[])
-"""
-SELECT_BY_ID_SQL = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND id = $2"
+"""  # noqa: S608 (constant fragments; values are $n parameters)
+# Constant fragments; values are $n parameters.
+SELECT_BY_ID_SQL = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND id = $2"  # noqa: S608
 
 
 def record_from_row(row: asyncpg.Record | dict[str, Any]) -> FeedbackRecord:
@@ -202,8 +203,9 @@ class FeedbackRepository:
     ) -> list[FeedbackRecord]:
         """Newest first; ``before`` = (created_at, id) of the previous page's last row."""
         query = filter_sql(tenant_id, flt, before=before)
+        # The WHERE clause is filter_sql's: fixed conditions, every value a $n parameter.
         sql = (
-            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where}"
+            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where}"  # noqa: S608
             f" ORDER BY created_at DESC, id DESC LIMIT {int(limit)}"
         )
         rows = await self._pool.fetch(sql, *query.args)
@@ -214,7 +216,11 @@ class FeedbackRepository:
     ) -> AsyncIterator[FeedbackRecord]:
         """Oldest first, through a server-side cursor: memory stays flat for any row count."""
         query = filter_sql(tenant_id, flt)
-        sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where} ORDER BY created_at, id"
+        # The WHERE clause is filter_sql's: fixed conditions, every value a $n parameter.
+        sql = (
+            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {query.where}"  # noqa: S608
+            " ORDER BY created_at, id"
+        )
         async with self._pool.acquire() as connection, connection.transaction(readonly=True):
             async for row in connection.cursor(sql, *query.args, prefetch=prefetch):
                 yield record_from_row(row)
