@@ -110,6 +110,7 @@ def event_message(event: OutboxEvent) -> feedback_pb2.FeedbackEvent:
         tags=event.tags,
         created_at=to_timestamp(event.created_at),
         released_at=to_timestamp(event.released_at),
+        traceparent=event.traceparent or "",
     )
 
 
@@ -193,4 +194,6 @@ def event_json(event: OutboxEvent) -> str:
         body["tags"] = event.tags
     body["created_at"] = rfc3339(event.created_at)
     body["released_at"] = rfc3339(event.released_at)
+    if event.traceparent:
+        body["traceparent"] = event.traceparent
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)

@@ -163,6 +163,8 @@ class OutboxEvent:
     tags: list[str]
     created_at: datetime
     released_at: datetime
+    # The submission's W3C trace context (None for rows from before it was stored).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

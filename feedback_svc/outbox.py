@@ -42,20 +42,27 @@ Encoder = Callable[[OutboxEvent], bytes]
 RELEASE_LOCK_KEY = 0x46424F5554  # "FBOUT"
 RELEASE_BATCH = 5000
 
+
 # The outbox rows of the feedback rows that the feedback repository's INSERT just wrote: a
 # CTE over that statement's ``inserted`` (id, tenant_id, sentiment_status, created_at), so
 # that a feedback row and its outbox row commit together in one statement.
-ENQUEUE_INSERTED_CTE = f"""outbox AS (
-    INSERT INTO feedback_outbox (feedback_id, tenant_id, ready, created_at)
-    SELECT id, tenant_id, sentiment_status <> '{STATUS_PENDING}', created_at FROM inserted
+def enqueue_inserted_cte(traceparent_source: str) -> str:
+    """The CTE that enqueues the rows of an ``inserted`` CTE, each with its submission's
+    trace context: ``traceparent_source`` is the select list's last item and its FROM
+    (``inserted`` aliased ``i``)."""
+    return f"""outbox AS (
+    INSERT INTO feedback_outbox (feedback_id, tenant_id, ready, created_at, traceparent)
+    SELECT i.id, i.tenant_id, i.sentiment_status <> '{STATUS_PENDING}', i.created_at,
+        {traceparent_source}
 )"""
+
 
 # Only what an event carries: decoding comments and metadata back would cost more than
 # the release itself.
 _F_COLUMNS = (
     "f.id AS feedback_id, f.tenant_id, f.user_id, f.feedback_type, f.execution_id, f.agent_id,"
     " f.chat_session_id, f.rating, f.sentiment, f.sentiment_score,"
-    " f.comment IS NOT NULL AS has_comment, f.tags, f.created_at"
+    " f.comment IS NOT NULL AS has_comment, f.tags, f.created_at, o.traceparent"
 )
 
 # Release = one SELECT that numbers the next ready rows (with the event columns) and one

@@ -23,7 +23,7 @@ from feedback_svc.domain import (
     SentimentScore,
     SentimentStatus,
 )
-from feedback_svc.outbox import ENQUEUE_INSERTED_CTE
+from feedback_svc.outbox import enqueue_inserted_cte
 from feedback_svc.queries import filter_sql
 
 FEEDBACK_COLUMNS = (
@@ -38,12 +38,18 @@ _INSERT_COLUMNS = (
     " rating, comment, sentiment, sentiment_score, sentiment_status, tags, metadata,"
     " payload_hash"
 )
-_INSERT_TAIL = f"""
+
+
+def _insert_tail(traceparent_source: str) -> str:
+    """The rest of an INSERT: the outbox rows (with each submission's trace context, from
+    ``traceparent_source``) and what the caller gets back."""
+    return f"""
     ON CONFLICT (tenant_id, request_id) DO NOTHING
     RETURNING id, tenant_id, request_id, sentiment_status, created_at, updated_at
-), {ENQUEUE_INSERTED_CTE}
+), {enqueue_inserted_cte(traceparent_source)}
 SELECT id, tenant_id, request_id, created_at, updated_at FROM inserted
 """  # noqa: S608 (constant fragments; values are $n parameters)
+
 
 # One statement = one implicit transaction: the feedback rows and their outbox rows commit
 # together. ON CONFLICT DO NOTHING leaves retries of a request_id to the caller's re-select.
@@ -59,7 +65,13 @@ WITH inserted AS (
         $7::text[], $8::smallint[], $9::text[], $10::text[], $11::float8[], $12::text[],
         $13::text[], $14::text[], $15::text[]
     ) AS t({_INSERT_COLUMNS})
-    {_INSERT_TAIL}"""  # noqa: S608 (constant fragments; values are $n parameters)
+    {
+    _insert_tail(
+        "c.traceparent FROM inserted i LEFT JOIN unnest($1::text[], $3::text[],"
+        " $16::text[]) AS c(tenant_id, request_id, traceparent)"
+        " ON c.tenant_id = i.tenant_id AND c.request_id = i.request_id"
+    )
+}"""  # noqa: S608 (constant fragments; values are $n parameters)
 # ... a single submission plain parameters: array encoding costs asyncpg ~5 isinstance
 # checks per element, more than the rest of the call.
 INSERT_ONE_SQL = f"""
@@ -67,7 +79,7 @@ WITH inserted AS (
     INSERT INTO feedback ({_INSERT_COLUMNS})
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb,
         $14::text::jsonb, $15)
-    {_INSERT_TAIL}"""  # noqa: S608 (constant fragments; values are $n parameters)
+    {_insert_tail("$16::text FROM inserted i")}"""  # noqa: S608 (constant fragments)
 
 SELECT_BY_REQUEST_SQL = f"""
 SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND request_id = ANY($2::text[])
@@ -172,13 +184,19 @@ class FeedbackRepository:
         return self._pool
 
     async def insert_many(
-        self, items: Sequence[NewFeedback], scores: Sequence[SentimentScore | None]
+        self,
+        items: Sequence[NewFeedback],
+        scores: Sequence[SentimentScore | None],
+        traceparents: Sequence[str | None],
     ) -> list[FeedbackRecord]:
-        """Inserts the items not yet present (by tenant + request_id); returns those inserted."""
+        """Inserts the items not yet present (by tenant + request_id); returns those inserted.
+        Each outbox row keeps its submission's trace context (``traceparents``)."""
         if len(items) == 1:
-            rows = await self._pool.fetch(INSERT_ONE_SQL, *_values(items[0], scores[0]))
+            values = _values(items[0], scores[0])
+            rows = await self._pool.fetch(INSERT_ONE_SQL, *values, traceparents[0])
             return [_inserted_record(items[0], scores[0], row) for row in rows]
-        rows = await self._pool.fetch(INSERT_MANY_SQL, *_columns(items, scores))
+        columns = _columns(items, scores)
+        rows = await self._pool.fetch(INSERT_MANY_SQL, *columns, list(traceparents))
         pairs = zip(items, scores, strict=True)
         # Coalesced submissions mix tenants: a request_id is unique per tenant only.
         by_key = {(item.tenant_id, item.request_id): (item, score) for item, score in pairs}

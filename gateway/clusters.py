@@ -8,6 +8,7 @@ from typing import Any
 
 Json = dict[str, Any]
 
+OTLP_CLUSTER = "otlp_collector"
 HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
@@ -40,6 +41,19 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+HTTP2_ONLY: Json = {
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": HTTP_OPTIONS,
+        "explicit_http_config": {"http2_protocol_options": {}},
+    }
+}
+
+
+def _load_assignment(name: str, host: str, port: int) -> Json:
+    endpoint = {"address": {"socket_address": {"address": host, "port_value": port}}}
+    return {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}]}
+
+
 def cluster_name(key: str) -> str:
     return f"{key}_grpc"
 
@@ -55,26 +69,8 @@ def upstream_cluster(upstream: Upstream, limit: int) -> Json:
         "connect_timeout": "1s",
         "lb_policy": "ROUND_ROBIN",
         "per_connection_buffer_limit_bytes": limit,
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": HTTP_OPTIONS,
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }
-        },
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {
-                            "endpoint": {
-                                "address": {"socket_address": {"address": host, "port_value": port}}
-                            }
-                        }
-                    ]
-                }
-            ],
-        },
+        "typed_extension_protocol_options": HTTP2_ONLY,
+        "load_assignment": _load_assignment(name, host, port),
         "health_checks": [
             {
                 "timeout": "1s",
@@ -94,3 +90,24 @@ def upstream_cluster(upstream: Upstream, limit: int) -> Json:
     if not _is_ip(host):
         cluster["dns_lookup_family"] = "V4_PREFERRED"
     return cluster
+
+
+def otlp_cluster(endpoint: str | None) -> Json:
+    """The OTLP/gRPC collector Envoy exports its spans to (``http://host:port``). Without an
+    endpoint it has no hosts: Envoy's tracer needs an exporter, and samples nothing then."""
+    if endpoint is None:
+        return {
+            "name": OTLP_CLUSTER,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "typed_extension_protocol_options": HTTP2_ONLY,
+            "load_assignment": {"cluster_name": OTLP_CLUSTER},
+        }
+    host, port = split_host_port(endpoint.split("://", 1)[-1].rstrip("/"))
+    return {
+        "name": OTLP_CLUSTER,
+        "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": HTTP2_ONLY,
+        "load_assignment": _load_assignment(OTLP_CLUSTER, host, port),
+    }

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import filters
-from gateway.clusters import Upstream, upstream_cluster
+from gateway.clusters import Upstream, otlp_cluster, upstream_cluster
 from gateway.dashboard import BUNDLE_DIR, MAX_FILE_BYTES, compressor_filter, dashboard_routes
 from gateway.descriptor import Method, load_descriptor_bytes, service_methods
 from mesh_runtime.settings import Settings
@@ -147,6 +147,7 @@ def _http_connection_manager(
         "common_http_protocol_options": {"headers_with_underscores_action": "DROP_HEADER"},
         "stream_idle_timeout": "300s",
         "access_log": filters.access_log(),
+        "tracing": filters.tracing(settings),
         "local_reply_config": filters.local_reply_config(),
         "route_config": {
             "name": "gateway",
@@ -225,6 +226,7 @@ def build_envoy_config(
             "listeners": [listener],
             "clusters": [
                 *(upstream_cluster(upstream, limit) for upstream in upstreams),
+                otlp_cluster(settings.otlp_endpoint),
                 # No endpoints: anything routed here gets 503 (see the public_api route).
                 {
                     "name": UNROUTED_CLUSTER,

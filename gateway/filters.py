@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.clusters import OTLP_CLUSTER
 from gateway.jwks import jwks_for
 from mesh_runtime.settings import Settings
 
@@ -23,6 +24,7 @@ JWT_AUTHN = _T + "extensions.filters.http.jwt_authn.v3.JwtAuthentication"
 TRANSCODER = _T + "extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
 ROUTER = _T + "extensions.filters.http.router.v3.Router"
 STDOUT_LOG = _T + "extensions.access_loggers.stream.v3.StdoutAccessLog"
+OTEL_TRACER = _T + "config.trace.v3.OpenTelemetryConfig"
 
 JWT_PROVIDER = "feedbackmesh"
 
@@ -171,6 +173,7 @@ def access_log() -> list[Json]:
         "duration_ms": "%DURATION%",
         "upstream": "%UPSTREAM_HOST%",
         "request_id": "%REQ(X-REQUEST-ID)%",
+        "trace_id": "%TRACE_ID%",
     }
     return [
         {
@@ -178,3 +181,25 @@ def access_log() -> list[Json]:
             "typed_config": {"@type": STDOUT_LOG, "log_format": {"json_format": fields}},
         }
     ]
+
+
+def tracing(settings: Settings) -> Json:
+    """W3C trace context (the OpenTelemetry tracer): Envoy continues a caller's
+    ``traceparent`` or starts a trace, and passes it to the services. Spans are exported to
+    the ``otlp_collector`` cluster only with FEEDBACKMESH_OTLP_ENDPOINT; without it nothing
+    is sampled (trace ids still reach the services and the access log)."""
+    exporting = settings.otlp_endpoint is not None
+    config: Json = {
+        "@type": OTEL_TRACER,
+        "service_name": "feedbackmesh-gateway",
+        "grpc_service": {
+            "envoy_grpc": {"cluster_name": OTLP_CLUSTER},
+            "timeout": f"{settings.otlp_timeout_seconds:g}s",
+        },
+    }
+    return {
+        "provider": {"name": "envoy.tracers.opentelemetry", "typed_config": config},
+        "random_sampling": {"value": settings.otlp_sample_ratio * 100 if exporting else 0},
+        "client_sampling": {"value": 100 if exporting else 0},
+        "overall_sampling": {"value": 100 if exporting else 0},
+    }

@@ -30,6 +30,7 @@ from feedbackmesh.feedback.v1 import feedback_pb2
 from ingest_svc import metrics
 from ingest_svc.events import Rows, convert
 from ingest_svc.repository import ClickHouseRepository, JournalEntry, new_token
+from mesh_runtime import tracing
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -154,11 +155,20 @@ class Writer:
             )  # fmt: skip
             self._unrecorded_done = None
         started = time.perf_counter()
-        await self._retry(
-            "insert", self._repo.insert_events, entry.rows, entry.token, deadline=deadline
-        )
+        with tracing.batch_span("ingest insert", (event.traceparent for event in entry.events)):
+            await self._retry(
+                "insert", self._repo.insert_events, entry.rows, entry.token, deadline=deadline
+            )
         metrics.INSERT_DURATION.observe(time.perf_counter() - started)
         self._observe(entry.rows, path, received)
+        if logger.isEnabledFor(logging.DEBUG):
+            # One line per event, in the event's own trace: a submission can be followed
+            # from the gateway's access log to the row landing here.
+            for event in entry.events:
+                with tracing.continued(event.traceparent):
+                    logger.debug(
+                        "event ingested", extra={"feedback_id": event.feedback_id, "path": path}
+                    )
         if journaled:
             await self._retry("journal", self._repo.journal_done, entry.token, deadline=deadline)
         else:

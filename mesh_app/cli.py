@@ -14,6 +14,7 @@ from mesh_app import __version__, registry
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
 from mesh_runtime.logs import configure_logging
 from mesh_runtime.settings import Settings
+from mesh_runtime.tracing import configure_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
-            asyncio.run(_serve(settings, _expand_targets(args.targets)))
+            names = _expand_targets(args.targets)
+            configure_tracing(settings, "feedbackmesh-" + "-".join(names))
+            asyncio.run(_serve(settings, names))
             return 0
         if args.command == "migrate":
             asyncio.run(_migrate(settings))

@@ -17,7 +17,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from mesh_runtime import metrics
+from mesh_runtime import metrics, tracing
 from mesh_runtime.auth import TokenVerifier, reset_current_principal, set_current_principal
 from mesh_runtime.errors import DomainError, InvalidArgument, Unauthenticated
 from mesh_runtime.wire import Undecodable, guarded_deserializer
@@ -99,6 +99,13 @@ class _Call:
         self.started = metrics.GRPC_STARTED.labels(*self._labels)
         self._latency = metrics.GRPC_LATENCY.labels(*self._labels)
         self._handled: dict[str, Any] = {}
+        self.tracer = tracing.tracer()
+        self.span_name = method.lstrip("/")
+        self.span_attributes = {
+            "rpc.system": "grpc",
+            "rpc.service": self._labels[1],
+            "rpc.method": self._labels[2],
+        }
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
         token = ""
@@ -120,7 +127,7 @@ class _Call:
         if isinstance(request, Undecodable):
             raise InvalidArgument.single(request.field, Undecodable.DESCRIPTION)
 
-    def _record(self, context: grpc.aio.ServicerContext, code: Any, started: float) -> None:
+    def _record(self, context: grpc.aio.ServicerContext, code: Any, started: float) -> str:
         code_name = code.name if isinstance(code, grpc.StatusCode) else _code_name(context)
         handled = self._handled.get(code_name)
         if handled is None:
@@ -128,7 +135,15 @@ class _Call:
                 *self._labels, code_name
             )
         handled.inc()
-        self._latency.observe(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self._latency.observe(seconds)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "rpc",
+                extra={"grpc_method": self._full_method, "grpc_code": code_name,
+                       "duration_ms": round(seconds * 1000, 3)},
+            )  # fmt: skip
+        return code_name
 
     def wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -154,7 +169,7 @@ class _CallScope:
     """One call's bookkeeping, shared by unary and streaming RPCs: clears the caller
     on entry, and on exit maps the outcome to a status and records the metrics."""
 
-    __slots__ = ("_call", "_context", "_started", "_token")
+    __slots__ = ("_call", "_context", "_span", "_started", "_token")
 
     def __init__(self, call: _Call, context: grpc.aio.ServicerContext) -> None:
         self._call = call
@@ -164,6 +179,10 @@ class _CallScope:
         self._started = time.perf_counter()
         self._call.started.inc()
         self._token = set_current_principal(None)
+        call = self._call
+        self._span = tracing.ServerSpan(
+            call.tracer, call.span_name, call.span_attributes, self._context.invocation_metadata()
+        )
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         code: Any = grpc.StatusCode.OK
@@ -177,7 +196,8 @@ class _CallScope:
                 await self._abort(exc)
         finally:
             reset_current_principal(self._token)
-            self._call._record(self._context, code, self._started)
+            code_name = self._call._record(self._context, code, self._started)
+            self._span.end(code_name, failed=code_name in metrics.SERVER_ERROR_CODES)
 
     async def _abort(self, exc: Exception) -> None:
         """Ends the call for ``exc`` (``context.abort`` raises AbortError)."""

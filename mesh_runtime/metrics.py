@@ -59,6 +59,10 @@ COMMON_CODES = tuple(
         grpc.StatusCode.UNAUTHENTICATED,
     )
 )
+# Codes that are the server's fault (the alert rules and the trace status use the same set).
+SERVER_ERROR_CODES = frozenset(
+    {"UNKNOWN", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED", "DATA_LOSS", "UNIMPLEMENTED"}
+)
 UNARY = "unary"
 SERVER_STREAM = "server_stream"
 OTHER_TENANTS = "other"

@@ -16,6 +16,7 @@ from mesh_runtime.auth import bearer_metadata, internal_token
 from mesh_runtime.channels import channel_options
 from mesh_runtime.errors import FailedPrecondition
 from mesh_runtime.settings import Settings
+from mesh_runtime.tracing import TraceContextClientInterceptor
 
 if TYPE_CHECKING:
     import asyncpg
@@ -107,7 +108,9 @@ class Resources:
                 # work waiting on it (pending sentiment) would idle for minutes.
                 ("grpc.max_reconnect_backoff_ms", 5_000),
             ]
-            self._channels[address] = grpc.aio.insecure_channel(address, options=options)
+            self._channels[address] = grpc.aio.insecure_channel(
+                address, options=options, interceptors=[TraceContextClientInterceptor()]
+            )
         return self._channels[address]
 
     def internal_metadata(self) -> tuple[tuple[str, str], ...]:

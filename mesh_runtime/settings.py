@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     # 0 turns per-tenant labels off.
     metrics_tenant_limit: int = 10
 
+    # --- tracing -------------------------------------------------------------
+    # OTLP/gRPC collector (http://host:4317; https:// for TLS). None: no export, spans are
+    # non-recording and only carry trace ids into logs and peer calls.
+    otlp_endpoint: str | None = None
+    otlp_sample_ratio: float = 1.0  # of new traces; a sampled caller's trace is always kept
+    otlp_timeout_seconds: float = 10.0
+
     # --- logging -------------------------------------------------------------
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -1,17 +1,23 @@
-"""What an operator scrapes and reads, on a real `feedbackmesh up` (JSON logs): every
-service's /metrics is promtool-clean, starts with every RPC x common code at zero, bounds
-the tenant label, and exports every metric the dashboards and alerts name.
+"""What an operator scrapes and reads, on a real `feedbackmesh up` (JSON logs at DEBUG):
+every service's /metrics is promtool-clean, starts with every RPC x common code at zero,
+bounds the tenant label, and exports every metric the dashboards and alerts name; one
+submission's trace id is in the logs of the gateway, feedback, sentiment and ingest.
 Tests run in file order (one mesh per module)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
+import secrets
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +33,8 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 MESH_ENV = {
     "FEEDBACKMESH_LOG_FORMAT": "json",
+    # DEBUG: the services log every RPC, ingest every event (in the event's trace).
+    "FEEDBACKMESH_LOG_LEVEL": "DEBUG",
     "FEEDBACKMESH_METRICS_TENANT_LIMIT": "2",
 }
 
@@ -67,7 +75,12 @@ def feedback_process(mesh: Mesh) -> str:
     return str(mesh.process("feedback")["name"])
 
 
-def submit(http: httpx.Client, tenant: str, comment: str = "Quick and correct, thanks!") -> str:
+def submit(
+    http: httpx.Client,
+    tenant: str,
+    comment: str = "Quick and correct, thanks!",
+    extra_headers: dict[str, str] | None = None,
+) -> str:
     body = {
         "request_id": f"ops-{uuid.uuid4().hex}",
         "feedback_type": "FEEDBACK_TYPE_AGENT",
@@ -75,7 +88,7 @@ def submit(http: httpx.Client, tenant: str, comment: str = "Quick and correct, t
         "rating": 4,
         "comment": comment,
     }
-    headers = {"authorization": f"Bearer {token(tenant)}"}
+    headers = {"authorization": f"Bearer {token(tenant)}", **(extra_headers or {})}
     reply = http.post("/v1/feedback", json=body, headers=headers)
     assert reply.status_code == 200, reply.text
     return str(reply.json()["id"])
@@ -143,3 +156,54 @@ def test_dashboards_and_alerts_name_only_exported_metrics(mesh: Mesh) -> None:
     # Sanity: the check does see an unknown name.
     probe = check.Query("probe", "rate(feedback_no_such_metric_total[5m])")
     assert check.unknown_names([probe], exported) == {"probe": {"feedback_no_such_metric_total"}}
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    lines = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(line))
+    return lines
+
+
+def test_one_trace_id_across_gateway_feedback_sentiment_and_ingest(
+    mesh: Mesh, http: httpx.Client
+) -> None:
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    feedback_id = submit(
+        http, "ops-trace", "The trace went through!", extra_headers={"traceparent": traceparent}
+    )
+    logs = {target: Path(mesh.process(target)["log"]) for target in ("feedback", "sentiment")}
+    logs["ingest"] = Path(mesh.process("ingest")["log"])
+    logs["gateway"] = Path(mesh.status()["envoy"]["log"])
+
+    def traced(target: str) -> list[dict[str, Any]]:
+        return [line for line in json_lines(logs[target]) if line.get("trace_id") == trace_id]
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ingested = [line for line in traced("ingest") if line["message"] == "event ingested"]
+        if ingested and traced("gateway"):
+            break
+        time.sleep(0.25)
+    assert [line["feedback_id"] for line in ingested] == [int(feedback_id)]
+    gateway = traced("gateway")
+    assert [line["path"] for line in gateway] == ["/v1/feedback"]
+    request_id = gateway[0]["request_id"]
+    assert request_id
+    feedback = [line for line in traced("feedback") if line["message"] == "rpc"]
+    assert [line["grpc_method"] for line in feedback] == [
+        "/feedbackmesh.feedback.v1.FeedbackService/SubmitFeedback"
+    ]
+    sentiment = [line for line in traced("sentiment") if line["message"] == "rpc"]
+    assert [line["grpc_method"] for line in sentiment] == [
+        "/feedbackmesh.sentiment.v1.SentimentService/BatchAnalyzeSentiment"
+    ]
+    # Envoy's request id reaches every call it caused.
+    assert {line["request_id"] for line in [*feedback, *sentiment]} == {request_id}
+    # Every JSON line names its trace and request, null outside one.
+    for target in ("feedback", "sentiment", "ingest"):
+        for line in json_lines(logs[target]):
+            assert "trace_id" in line and "request_id" in line, (target, line)

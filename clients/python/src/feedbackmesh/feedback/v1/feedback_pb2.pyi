@@ -217,7 +217,7 @@ class ExportFeedbackRequest(_message.Message):
     def __init__(self, format: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., min_rating: _Optional[int] = ..., max_rating: _Optional[int] = ..., sentiment: _Optional[_Union[_sentiment_pb2.SentimentLabel, str]] = ..., tag: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_id: _Optional[str] = ...) -> None: ...
 
 class FeedbackEvent(_message.Message):
-    __slots__ = ("sequence", "feedback_id", "tenant_id", "user_id", "feedback_type", "execution_id", "agent_id", "chat_session_id", "rating", "sentiment", "sentiment_score", "has_comment", "tags", "created_at", "released_at")
+    __slots__ = ("sequence", "feedback_id", "tenant_id", "user_id", "feedback_type", "execution_id", "agent_id", "chat_session_id", "rating", "sentiment", "sentiment_score", "has_comment", "tags", "created_at", "released_at", "traceparent")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FEEDBACK_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -233,6 +233,7 @@ class FeedbackEvent(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     feedback_id: int
     tenant_id: str
@@ -248,7 +249,8 @@ class FeedbackEvent(_message.Message):
     tags: _containers.RepeatedScalarFieldContainer[str]
     created_at: _timestamp_pb2.Timestamp
     released_at: _timestamp_pb2.Timestamp
-    def __init__(self, sequence: _Optional[int] = ..., feedback_id: _Optional[int] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., rating: _Optional[int] = ..., sentiment: _Optional[_Union[_sentiment_pb2.SentimentLabel, str]] = ..., sentiment_score: _Optional[float] = ..., has_comment: _Optional[bool] = ..., tags: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, sequence: _Optional[int] = ..., feedback_id: _Optional[int] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., rating: _Optional[int] = ..., sentiment: _Optional[_Union[_sentiment_pb2.SentimentLabel, str]] = ..., sentiment_score: _Optional[float] = ..., has_comment: _Optional[bool] = ..., tags: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class PullOutboxEventsRequest(_message.Message):
     __slots__ = ("max_events", "after_sequence")
