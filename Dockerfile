@@ -6,7 +6,7 @@
 # Settings come from FEEDBACKMESH_* environment variables at run time; no secret is
 # baked into the image (see deploy/README.md).
 
-ARG PYTHON_IMAGE=python:3.11-slim
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
 # ---------------------------------------------------------------- build stage
 FROM ${PYTHON_IMAGE} AS build
@@ -27,8 +27,8 @@ WORKDIR /src
 COPY . .
 # Install the distribution (not editable) into the venv and pre-compile bytecode, so a
 # read-only root filesystem never needs to write .pyc files at run time.
-RUN pip install --upgrade pip \
-    && pip install . \
+# constraints.txt pins every dependency to the versions CI passed with.
+RUN PIP_CONSTRAINT=/src/constraints.txt pip install . \
     && python -m compileall -q /opt/feedbackmesh
 
 # ---------------------------------------------------------------- final stage

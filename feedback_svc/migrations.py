@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from mesh_runtime.postgres import sqlalchemy_url
+from mesh_runtime.postgres import libpq_url, sqlalchemy_url
 from mesh_runtime.resources import database_url
 from mesh_runtime.settings import Settings
 
@@ -50,3 +52,24 @@ async def migrate_database(settings: Settings) -> None:
     finally:
         await engine.dispose()
     logger.info("feedback database migrated")
+
+
+def head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+async def schema_is_current(settings: Settings) -> bool:
+    """Whether the feedback database is at this release's head revision (the rollout gate:
+    ``feedbackmesh wait-for-schema``)."""
+    connection = await asyncpg.connect(libpq_url(database_url(settings)), timeout=10)
+    try:
+        version = await connection.fetchval(f"SELECT version_num FROM {VERSION_TABLE}")
+    except asyncpg.UndefinedTableError:
+        return False
+    finally:
+        await connection.close()
+    return bool(version == head_revision())

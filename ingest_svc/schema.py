@@ -303,3 +303,20 @@ def migrate_clickhouse(settings: Settings) -> None:
             )
     finally:
         client.close()
+
+
+def schema_is_current(settings: Settings) -> bool:
+    """Whether every migration of this release is recorded in ``schema_migrations`` (the
+    rollout gate: ``feedbackmesh wait-for-schema``; blocking)."""
+    from mesh_runtime.resources import create_clickhouse_client
+
+    database = settings.clickhouse_database
+    client = create_clickhouse_client(settings)
+    try:
+        rows = client.query(f"SELECT version FROM {_quote(database)}.schema_migrations").result_rows
+    except Exception:
+        return False  # no schema_migrations table yet
+    finally:
+        client.close()
+    wanted = {m.version for m in migrations(database, settings.clickhouse_cluster)}
+    return wanted <= {int(row[0]) for row in rows}

@@ -7,8 +7,10 @@ import asyncio
 import logging
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mesh_app import __version__, registry
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
@@ -72,6 +74,19 @@ def _parser() -> argparse.ArgumentParser:
         "ClickHouse schema migrations to FEEDBACKMESH_CLICKHOUSE_URL; idempotent.",
     )
 
+    wait = commands.add_parser(
+        "wait-for-schema",
+        help="wait until the targets' schemas are this release's (a rollout gate)",
+        description="Poll until every store the targets use has this release's schema "
+        "(after `feedbackmesh migrate`); exit 0 then, 1 on timeout. Kubernetes runs it as "
+        "an init container, so new pods start only after the migration Job.",
+    )
+    wait.add_argument(
+        "targets", nargs="+", metavar="TARGET", choices=[*registry.SERVICE_NAMES, "all"]
+    )
+    wait.add_argument("--timeout", type=float, default=900.0, help="seconds to wait")
+    wait.add_argument("--interval", type=float, default=3.0, help="seconds between checks")
+
     check = commands.add_parser(
         "healthcheck",
         help="exit 0 when a gRPC server reports SERVING",
@@ -129,6 +144,26 @@ async def _serve(settings: Settings, names: list[str]) -> None:
         await resources.close()
 
 
+async def _wait_for_schema(settings: Settings, names: list[str], args: Any) -> bool:
+    checks = [check for n in names if (check := registry.spec(n).load_schema_check())]
+    deadline = time.monotonic() + args.timeout
+    while True:
+        try:
+            pending = [c for c in checks if not await c(settings)]
+        except Exception as exc:  # a store not reachable yet: keep waiting
+            logger.warning("schema check failed: %s", type(exc).__name__)
+            pending = checks
+        if not pending:
+            logger.info("schema is current", extra={"targets": names})
+            return True
+        if time.monotonic() >= deadline:
+            logger.error("schema still not current after %.0fs; run `feedbackmesh migrate`",
+                         args.timeout)  # fmt: skip
+            return False
+        logger.info("waiting for the migration", extra={"targets": names})
+        await asyncio.sleep(args.interval)
+
+
 async def _migrate(settings: Settings) -> None:
     for spec in registry.SERVICES:
         migrate = spec.load_migration()
@@ -181,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_tracing(settings, "feedbackmesh-" + "-".join(names))
             asyncio.run(_serve(settings, names))
             return 0
+        if args.command == "wait-for-schema":
+            names = _expand_targets(args.targets)
+            return 0 if asyncio.run(_wait_for_schema(settings, names, args)) else 1
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
             return 0

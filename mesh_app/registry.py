@@ -44,6 +44,9 @@ class ServiceSpec:
     # `module:function` that brings this service's stores to the latest schema
     # (`feedbackmesh migrate`); `async def f(settings)`, or a blocking `def f(settings)`.
     migration: str | None = None
+    # `module:function` telling whether the schema this service needs is this release's
+    # (`feedbackmesh wait-for-schema`, the rollout gate); returns a bool, async or blocking.
+    schema_check: str | None = None
 
     def load_factory(self) -> TargetFactory:
         module = importlib.import_module(self.target_module)
@@ -51,13 +54,21 @@ class ServiceSpec:
         return factory
 
     def load_migration(self) -> Callable[[Settings], Awaitable[None]] | None:
-        if self.migration is None:
-            return None
-        module_name, _, function = self.migration.partition(":")
-        migrate: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), function)
-        if inspect.iscoroutinefunction(migrate):
-            return migrate
-        return lambda settings: asyncio.to_thread(migrate, settings)
+        return _load_async(self.migration)
+
+    def load_schema_check(self) -> Callable[[Settings], Awaitable[bool]] | None:
+        return _load_async(self.schema_check)
+
+
+def _load_async(path: str | None) -> Callable[[Settings], Awaitable[Any]] | None:
+    """``module:function`` as an async callable (a blocking one runs in a thread)."""
+    if path is None:
+        return None
+    module_name, _, function = path.partition(":")
+    loaded: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), function)
+    if inspect.iscoroutinefunction(loaded):
+        return loaded
+    return lambda settings: asyncio.to_thread(loaded, settings)
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -68,6 +79,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         grpc_port=50051,
         metrics_port=9101,
         migration="feedback_svc.migrations:migrate_database",
+        schema_check="feedback_svc.migrations:schema_is_current",
     ),
     ServiceSpec(
         "sentiment",
@@ -84,6 +96,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         metrics_port=9103,
         uses_clickhouse=True,
         migration="ingest_svc.schema:migrate_clickhouse",
+        schema_check="ingest_svc.schema:schema_is_current",
     ),
     ServiceSpec(
         "analytics",
@@ -92,6 +105,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
         grpc_port=50054,
         metrics_port=9104,
         uses_clickhouse=True,
+        # Analytics reads the tables ingest's migrations create.
+        schema_check="ingest_svc.schema:schema_is_current",
     ),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(spec.name for spec in SERVICES)

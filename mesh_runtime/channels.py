@@ -5,7 +5,7 @@ from __future__ import annotations
 from mesh_runtime.settings import Settings
 
 
-def channel_options(settings: Settings) -> list[tuple[str, int]]:
+def channel_options(settings: Settings) -> list[tuple[str, int | str]]:
     limit = settings.grpc_max_message_bytes
     return [
         ("grpc.max_send_message_length", limit),

@@ -107,6 +107,7 @@ class Resources:
                 # gRPC's default reconnect backoff grows to 120 s: after a peer outage,
                 # work waiting on it (pending sentiment) would idle for minutes.
                 ("grpc.max_reconnect_backoff_ms", 5_000),
+                ("grpc.lb_policy_name", self._settings.peer_lb_policy),
             ]
             self._channels[address] = grpc.aio.insecure_channel(
                 address, options=options, interceptors=[TraceContextClientInterceptor()]

@@ -56,9 +56,10 @@ class MeshServer:
             options=[
                 *channel_options(settings),
                 ("grpc.so_reuseport", 0),
-                # Clients re-connect now and then, so that the connections of a
-                # scaled-out Deployment spread over new replicas (HTTP/2 is sticky).
-                ("grpc.max_connection_age_ms", 300_000),
+                # Clients re-connect now and then: a peer channel re-resolves its
+                # headless Service then and finds new replicas, and a caller through a
+                # ClusterIP (HTTP/2 is sticky) lands on another pod.
+                ("grpc.max_connection_age_ms", 30_000),
                 ("grpc.max_connection_age_grace_ms", 60_000),
             ],
         )

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Service name -> host:port. The composition root fills in every service's default
     # address (mesh_app.registry); FEEDBACKMESH_PEERS__<NAME>=host:port overrides one.
     peers: dict[str, str] = Field(default_factory=dict)
+    # How a peer channel spreads calls over the addresses its target resolves to: with a
+    # headless Service (dns:///svc-headless:port, one address per pod) round_robin balances
+    # every call over every ready pod (bench/README.md, "Balancing").
+    peer_lb_policy: Literal["round_robin", "pick_first"] = "round_robin"
     sentiment_timeout_seconds: float = 0.5
 
     # --- auth ----------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_multi_stage_on_python_311_slim() -> None:
     args = dict(
         rest.split("=", 1) for keyword, rest in instructions() if keyword == "ARG" and "=" in rest
     )
-    assert args["PYTHON_IMAGE"] == "python:3.11-slim"
+    assert args["PYTHON_IMAGE"] == "python:3.11.13-slim-bookworm"
     all_stages = stages()
     assert len(all_stages) >= 2
     for stage in all_stages:
