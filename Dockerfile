@@ -45,9 +45,12 @@ ENV PATH=/opt/feedbackmesh/bin:$PATH \
     FEEDBACKMESH_DATA_DIR=/tmp/feedbackmesh \
     FEEDBACKMESH_LOG_FORMAT=json
 
+# /srv/feedbackmesh/gateway: where `feedbackmesh gateway-config` writes Envoy's config; a
+# fresh compose volume mounted there takes this directory's owner, so it is writable.
 RUN groupadd --system --gid 10001 feedbackmesh \
     && useradd --system --uid 10001 --gid feedbackmesh --home-dir /home/feedbackmesh \
-       --create-home --shell /usr/sbin/nologin feedbackmesh
+       --create-home --shell /usr/sbin/nologin feedbackmesh \
+    && install -d -o 10001 -g 10001 /srv/feedbackmesh/gateway
 
 # Only the virtualenv crosses over: no compilers, no sources, no pip cache.
 COPY --from=build /opt/feedbackmesh /opt/feedbackmesh

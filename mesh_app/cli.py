@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -96,13 +95,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--service", default="", help="service name (default: the server)")
     check.add_argument("--timeout", type=float, default=3.0)
 
-    bundle = commands.add_parser(
-        "dashboard-bundle",
-        help="copy the dashboard's files into a directory (for an Envoy container)",
-        description="Copy the browser dashboard bundle that ships in this package into DIR, "
-        "where a gateway container's Envoy reads it (deploy/k8s: an init container).",
+    gateway = commands.add_parser(
+        "gateway-config",
+        help="write a compose/Kubernetes gateway's Envoy config and dashboard",
+        description="Render Envoy's config for the deployment (its settings: "
+        "FEEDBACKMESH_CORS_ALLOWED_ORIGINS) and copy the dashboard next to it, into the "
+        "directory the Envoy container mounts (an init step before Envoy starts).",
     )
-    bundle.add_argument("dir", type=Path, metavar="DIR")
+    gateway.add_argument("--target", required=True, choices=["compose", "k8s"])
+    gateway.add_argument(
+        "--out", type=Path, default=None, help="directory (default /srv/feedbackmesh/gateway)"
+    )
 
     from mesh_app import cli_up
 
@@ -204,11 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "healthcheck":
             return 0 if asyncio.run(_healthcheck(args.addr, args.service, args.timeout)) else 1
-        if args.command == "dashboard-bundle":
-            from gateway.dashboard import BUNDLE_DIR, bundle_files
+        if args.command == "gateway-config":
+            from mesh_app.gateway_deploy import GATEWAY_DIR, write_gateway_dir
 
-            bundle_files()  # refuses a missing or unusable bundle
-            shutil.copytree(BUNDLE_DIR, args.dir, dirs_exist_ok=True)
+            out = args.out or GATEWAY_DIR
+            for path in write_gateway_dir(args.target, settings.cors_allowed_origins, out):
+                print(f"wrote {path}")
             return 0
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":

@@ -28,10 +28,13 @@ from deploy_helpers import (
 )
 
 from mesh_app import registry
+from mesh_app.gateway_deploy import CONFIG_PATH, GATEWAY_DIR
 
 SCHEMA_DIR = DEPLOY / "schemas"
 EXAMPLE_ENV = DEPLOY / "compose" / "example.env"
 ENVOY_STATS = ("envoy", 9902)
+# One-shot containers of the feedbackmesh image: the others wait for them to exit 0.
+ONE_SHOTS = ("migrate", "gateway-config")
 REQUIRED_VAR = re.compile(r"\$\{([A-Z0-9_]+):\?[^}]*\}")
 SENSITIVE = re.compile(r"(PASSWORD|SECRET|TOKEN|_URL|_AUTH)$")
 
@@ -77,9 +80,9 @@ def test_images_are_the_chosen_versions(compose: Doc) -> None:
     assert images["prometheus"].startswith("prom/prometheus:v3.")
     assert images["grafana"].startswith("grafana/grafana:12.")
     for name, image in images.items():
-        if name not in (*SERVICES, "migrate"):
+        if name not in (*SERVICES, *ONE_SHOTS):
             assert is_exact_image(image), f"{name}: {image} is not an exact version"
-    for name in (*SERVICES, "migrate"):
+    for name in (*SERVICES, *ONE_SHOTS):
         assert "feedbackmesh" in images[name]
         assert service(compose, name)["build"]["context"] == "."
 
@@ -92,7 +95,7 @@ def test_each_service_runs_its_own_target(compose: Doc) -> None:
 
 def test_every_long_running_container_has_a_health_check(compose: Doc) -> None:
     for name, svc in compose["services"].items():
-        if name == "migrate":  # one-shot; the others wait for it to exit 0
+        if name in ONE_SHOTS:  # the others wait for them to exit 0
             assert svc["restart"] == "no"
             assert "healthcheck" not in svc
             continue
@@ -242,3 +245,18 @@ def test_dotenv_is_git_ignored() -> None:
             [git, "check-ignore", "-q", path], cwd=REPO, capture_output=True, check=False
         )
         assert result.returncode == 0, f"{path} is not git-ignored: add it to .gitignore"
+
+
+def test_envoy_starts_from_the_config_gateway_config_renders(compose: Doc) -> None:
+    """gateway-config (feedbackmesh image) renders Envoy's config for the deployment's
+    FEEDBACKMESH_CORS_ALLOWED_ORIGINS into a volume that Envoy reads; Envoy waits for it."""
+    init, envoy = service(compose, "gateway-config"), service(compose, "envoy")
+    assert init["command"] == ["gateway-config", "--target", "compose"]
+    assert "FEEDBACKMESH_CORS_ALLOWED_ORIGINS" in init["environment"]
+    assert init["volumes"] == [f"gateway-config:{GATEWAY_DIR}"]
+    assert envoy["volumes"] == [f"gateway-config:{GATEWAY_DIR}:ro"]
+    config_path = envoy["command"][envoy["command"].index("--config-path") + 1]
+    assert config_path == str(CONFIG_PATH)
+    condition = envoy["depends_on"]["gateway-config"]["condition"]
+    assert condition == "service_completed_successfully"
+    assert "gateway-config" in compose["volumes"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -74,24 +76,53 @@ def test_committed_config_passes_envoy_validate(name: str, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("name", list(TARGETS))
-def test_dashboard_files_reach_the_envoy_container(name: str) -> None:
-    """Every file the config names is where the container finds it (a mount / init copy)."""
-    names = {
+def test_gateway_config_writes_the_committed_config_and_the_dashboard(
+    name: str, tmp_path: Path
+) -> None:
+    """What the init step writes with the default settings is the committed file, and every
+    dashboard file the config names is in the directory next to it."""
+    out = tmp_path / "gateway"
+    out.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACKMESH_")}
+    command = [sys.executable, "-m", "mesh_app.cli", "gateway-config", "--target", name]
+    result = subprocess.run(
+        [*command, "--out", str(out)], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "envoy.yaml").read_text(encoding="utf-8") == committed(name)
+    named = {
         route["direct_response"]["body"]["filename"]
         for route in config(name)["static_resources"]["listeners"][0]["filter_chains"][0][
             "filters"
         ][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
         if "filename" in route.get("direct_response", {}).get("body", {})
     }
-    expected = {f"{render_deploy.DASHBOARD_DIR}/{f}" for f in bundle_files()}
-    assert names == expected
-    deploy_text = (
-        REPO / ("docker-compose.yml" if name == "compose" else "deploy/k8s/base/envoy-gateway.yaml")
-    ).read_text()
-    if name == "compose":
-        assert f"./gateway/generated/dashboard:{render_deploy.DASHBOARD_DIR}:ro" in deploy_text
-    else:
-        assert f'"dashboard-bundle", "{render_deploy.DASHBOARD_DIR}"' in deploy_text
+    assert named == {f"{render_deploy.DASHBOARD_DIR}/{f}" for f in bundle_files()}
+    for path in named:
+        relative = Path(path).relative_to(render_deploy.GATEWAY_DIR)
+        assert (out / relative).read_bytes() == (
+            BUNDLE_DIR / relative.relative_to("dashboard")
+        ).read_bytes()
+
+
+def test_gateway_config_honours_the_deployments_cors_origins(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACKMESH_")}
+    env["FEEDBACKMESH_CORS_ALLOWED_ORIGINS"] = "https://dash.example, https://ops.example"
+    command = [sys.executable, "-m", "mesh_app.cli", "gateway-config", "--target", "k8s"]
+    result = subprocess.run(
+        [*command, "--out", str(tmp_path)], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    hcm = json.loads((tmp_path / "envoy.yaml").read_text())["static_resources"]["listeners"][0][
+        "filter_chains"
+    ][0]["filters"][0]["typed_config"]
+    vhost = hcm["route_config"]["virtual_hosts"][0]
+    cors = vhost["typed_per_filter_config"]["envoy.filters.http.cors"]
+    assert cors["allow_origin_string_match"] == [
+        {"exact": "https://dash.example"},
+        {"exact": "https://ops.example"},
+    ]
+    assert any(r["name"] == "cors_refused" for r in vhost["routes"])
 
 
 @pytest.mark.parametrize("name", list(TARGETS))

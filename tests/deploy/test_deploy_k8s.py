@@ -28,6 +28,7 @@ from deploy_helpers import (
 )
 
 from mesh_app import __version__, registry
+from mesh_app.gateway_deploy import CONFIG_PATH, GATEWAY_DIR
 from mesh_runtime.settings import Settings
 
 K8S_VERSIONS = ("1.34.0", kubernetes_validate.latest_version())
@@ -403,19 +404,26 @@ def test_migration_job(renders: dict[str, list[Doc]], name: str) -> None:
 
 @pytest.mark.parametrize("name", list(KUSTOMIZATIONS))
 def test_envoy_uses_the_rendered_config(renders: dict[str, list[Doc]], name: str) -> None:
+    """The gateway-config init container (feedbackmesh image, the deployment's settings)
+    writes Envoy's config and the dashboard into an emptyDir that Envoy reads."""
     docs = renders[name]
     envoy = by_name(docs, "Deployment")[GATEWAY]
-    committed = (K8S / "base" / "envoy" / "envoy.yaml").read_text(encoding="utf-8")
     volumes = {v["name"]: v for v in pod_spec(envoy)["volumes"]}
-    configmap_name = volumes["config"]["configMap"]["name"]
-    configmap = by_name(docs, "ConfigMap")[configmap_name]
-    # Hash-suffixed by the generator, so a config change rolls the pods.
-    assert re.fullmatch(r"envoy-config-[a-z0-9]{10}", configmap_name)
-    assert configmap["data"]["envoy.yaml"] == committed
+    assert "emptyDir" in volumes["gateway"]
+    (init,) = pod_spec(envoy)["initContainers"]
+    assert init["args"] == ["gateway-config", "--target", "k8s"]
+    assert init["image"].split(":")[0].endswith("feedbackmesh")
+    config_map = init["envFrom"][0]["configMapRef"]["name"]
+    # Hash-suffixed by the generator, so a settings change rolls the pods.
+    assert re.fullmatch(r"feedbackmesh-config-[a-z0-9]{10}", config_map)
+    literals = by_name(docs, "ConfigMap")[config_map]["data"]
+    assert literals["FEEDBACKMESH_CORS_ALLOWED_ORIGINS"]
+    init_mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+    assert init_mounts["gateway"] == str(GATEWAY_DIR)
     args = container(envoy)["args"]
-    assert args[args.index("--config-path") + 1] == "/etc/envoy/envoy.yaml"
+    assert args[args.index("--config-path") + 1] == str(CONFIG_PATH)
     mounts = {m["name"]: m["mountPath"] for m in container(envoy)["volumeMounts"]}
-    assert mounts["config"] == "/etc/envoy"
+    assert mounts["gateway"] == str(GATEWAY_DIR)
     jwks_item = volumes["jwks"]["secret"]["items"]
     assert [Path(mounts["jwks"]) / i["path"] for i in jwks_item] == [
         Path("/run/secrets/feedbackmesh/jwks.json")
