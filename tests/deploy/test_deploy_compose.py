@@ -254,9 +254,8 @@ def test_envoy_starts_from_the_config_gateway_config_renders(compose: Doc) -> No
     assert init["command"] == ["gateway-config", "--target", "compose"]
     assert "FEEDBACKMESH_CORS_ALLOWED_ORIGINS" in init["environment"]
     assert init["volumes"] == [f"gateway-config:{GATEWAY_DIR}"]
-    assert envoy["volumes"] == [f"gateway-config:{GATEWAY_DIR}:ro"]
-    config_path = envoy["command"][envoy["command"].index("--config-path") + 1]
-    assert config_path == str(CONFIG_PATH)
+    assert f"gateway-config:{GATEWAY_DIR}:ro" in envoy["volumes"]
+    assert f"--config-path {CONFIG_PATH} " in " ".join(envoy["command"])
     condition = envoy["depends_on"]["gateway-config"]["condition"]
     assert condition == "service_completed_successfully"
     assert "gateway-config" in compose["volumes"]
