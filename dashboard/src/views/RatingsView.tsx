@@ -1,18 +1,7 @@
-import {
-  Bar,
-  BarChart,
-  CartesianGrid,
-  Line,
-  LineChart,
-  Tooltip,
-  XAxis,
-  YAxis,
-} from "recharts";
-
 import { ChartCard, Loadable, Stat } from "../components";
 import type { RatingsAnalytics } from "../lib/api-types";
 import { distributionRows, isEmptySeries, ratingsRows, trendSummary } from "../lib/mapping";
-import { AXIS_TICK, Chart } from "./charts";
+import { BarSeriesChart, LineSeriesChart } from "./charts";
 import { useApi } from "../useApi";
 import type { ViewProps } from "./view";
 
@@ -54,23 +43,13 @@ export function RatingsView({ query, token, refreshKey, onUnauthenticated, granu
                   { key: "avgRating", label: "Average rating" },
                 ]}
               >
-                <Chart>
-                  <LineChart data={rows}>
-                    <CartesianGrid strokeDasharray="3 3" />
-                    <XAxis dataKey="label" tick={AXIS_TICK} minTickGap={16} />
-                    <YAxis domain={[1, 5]} ticks={[1, 2, 3, 4, 5]} tick={AXIS_TICK} width={32} />
-                    <Tooltip />
-                    <Line
-                      type="monotone"
-                      dataKey="avgRating"
-                      name="Average rating"
-                      stroke="#2563eb"
-                      strokeWidth={2}
-                      dot={rows.length <= 40}
-                      isAnimationActive={false}
-                    />
-                  </LineChart>
-                </Chart>
+                <LineSeriesChart
+                  rows={rows}
+                  xKey="label"
+                  series={[{ key: "avgRating", name: "Average rating", color: "#2563eb" }]}
+                  yDomain={[1, 5]}
+                  yTicks={[1, 2, 3, 4, 5]}
+                />
               </ChartCard>
               <ChartCard
                 title="Feedback per bucket"
@@ -81,15 +60,11 @@ export function RatingsView({ query, token, refreshKey, onUnauthenticated, granu
                   { key: "count", label: "Feedback" },
                 ]}
               >
-                <Chart>
-                  <BarChart data={rows}>
-                    <CartesianGrid strokeDasharray="3 3" />
-                    <XAxis dataKey="label" tick={AXIS_TICK} minTickGap={16} />
-                    <YAxis allowDecimals={false} tick={AXIS_TICK} width={40} />
-                    <Tooltip />
-                    <Bar dataKey="count" name="Feedback" fill="#2563eb" isAnimationActive={false} />
-                  </BarChart>
-                </Chart>
+                <BarSeriesChart
+                  rows={rows}
+                  xKey="label"
+                  series={[{ key: "count", name: "Feedback", color: "#2563eb" }]}
+                />
               </ChartCard>
               <ChartCard
                 title="Rating distribution"
@@ -101,15 +76,11 @@ export function RatingsView({ query, token, refreshKey, onUnauthenticated, granu
                   { key: "share", label: "Share %" },
                 ]}
               >
-                <Chart>
-                  <BarChart data={distribution}>
-                    <CartesianGrid strokeDasharray="3 3" />
-                    <XAxis dataKey="rating" tick={AXIS_TICK} />
-                    <YAxis allowDecimals={false} tick={AXIS_TICK} width={40} />
-                    <Tooltip />
-                    <Bar dataKey="count" name="Feedback" fill="#f59e0b" isAnimationActive={false} />
-                  </BarChart>
-                </Chart>
+                <BarSeriesChart
+                  rows={distribution}
+                  xKey="rating"
+                  series={[{ key: "count", name: "Feedback", color: "#f59e0b" }]}
+                />
               </ChartCard>
             </div>
           </>

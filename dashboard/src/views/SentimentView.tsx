@@ -1,10 +1,8 @@
-import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
-
 import { ChartCard, Loadable, Stat } from "../components";
 import type { SentimentAnalytics, Theme } from "../lib/api-types";
 import { SENTIMENT_KEYS, sentimentRows, sentimentShares } from "../lib/mapping";
 import { useApi } from "../useApi";
-import { AXIS_TICK, Chart } from "./charts";
+import { BarSeriesChart, LineSeriesChart } from "./charts";
 import type { ViewProps } from "./view";
 
 export function SentimentView({ query, token, refreshKey, onUnauthenticated, granularity }: ViewProps) {
@@ -44,18 +42,17 @@ export function SentimentView({ query, token, refreshKey, onUnauthenticated, gra
                   ...SENTIMENT_KEYS.map(({ key, label }) => ({ key, label })),
                 ]}
               >
-                <Chart>
-                  <BarChart data={rows}>
-                    <CartesianGrid strokeDasharray="3 3" />
-                    <XAxis dataKey="label" tick={AXIS_TICK} minTickGap={16} />
-                    <YAxis allowDecimals={false} tick={AXIS_TICK} width={40} />
-                    <Tooltip />
-                    <Legend />
-                    {SENTIMENT_KEYS.map(({ key, label, color }) => (
-                      <Bar key={key} dataKey={key} name={label} stackId="s" fill={color} isAnimationActive={false} />
-                    ))}
-                  </BarChart>
-                </Chart>
+                <BarSeriesChart
+                  rows={rows}
+                  xKey="label"
+                  series={SENTIMENT_KEYS.map(({ key, label, color }) => ({
+                    key,
+                    name: label,
+                    color,
+                    stack: "sentiment",
+                  }))}
+                  legend
+                />
               </ChartCard>
               <ChartCard
                 title="Average sentiment score"
@@ -66,23 +63,12 @@ export function SentimentView({ query, token, refreshKey, onUnauthenticated, gra
                   { key: "avgScore", label: "Average score" },
                 ]}
               >
-                <Chart>
-                  <LineChart data={rows}>
-                    <CartesianGrid strokeDasharray="3 3" />
-                    <XAxis dataKey="label" tick={AXIS_TICK} minTickGap={16} />
-                    <YAxis domain={[-1, 1]} tick={AXIS_TICK} width={40} />
-                    <Tooltip />
-                    <Line
-                      type="monotone"
-                      dataKey="avgScore"
-                      name="Average score"
-                      stroke="#7c3aed"
-                      strokeWidth={2}
-                      dot={rows.length <= 40}
-                      isAnimationActive={false}
-                    />
-                  </LineChart>
-                </Chart>
+                <LineSeriesChart
+                  rows={rows}
+                  xKey="label"
+                  series={[{ key: "avgScore", name: "Average score", color: "#7c3aed" }]}
+                  yDomain={[-1, 1]}
+                />
               </ChartCard>
               <Themes title="Top positive themes" themes={data.top_positive_themes} testId="themes-positive" />
               <Themes title="Top negative themes" themes={data.top_negative_themes} testId="themes-negative" />

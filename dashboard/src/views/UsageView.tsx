@@ -1,10 +1,8 @@
-import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
-
 import { ChartCard, Loadable, Stat } from "../components";
 import type { UsageTrends } from "../lib/api-types";
 import { isEmptySeries, targetRows, usageRows, type TargetRow } from "../lib/mapping";
 import { useApi } from "../useApi";
-import { AXIS_TICK, Chart } from "./charts";
+import { LineSeriesChart } from "./charts";
 import type { ViewProps } from "./view";
 
 export function UsageView({ usageQuery, token, refreshKey, onUnauthenticated }: ViewProps) {
@@ -36,17 +34,15 @@ export function UsageView({ usageQuery, token, refreshKey, onUnauthenticated }: 
                   { key: "activeUsers", label: "Active users" },
                 ]}
               >
-                <Chart>
-                  <LineChart data={rows}>
-                    <CartesianGrid strokeDasharray="3 3" />
-                    <XAxis dataKey="label" tick={AXIS_TICK} minTickGap={16} />
-                    <YAxis allowDecimals={false} tick={AXIS_TICK} width={40} />
-                    <Tooltip />
-                    <Legend />
-                    <Line dataKey="submissions" name="Submissions" stroke="#2563eb" strokeWidth={2} isAnimationActive={false} />
-                    <Line dataKey="activeUsers" name="Active users" stroke="#16a34a" strokeWidth={2} isAnimationActive={false} />
-                  </LineChart>
-                </Chart>
+                <LineSeriesChart
+                  rows={rows}
+                  xKey="label"
+                  series={[
+                    { key: "submissions", name: "Submissions", color: "#2563eb" },
+                    { key: "activeUsers", name: "Active users", color: "#16a34a" },
+                  ]}
+                  legend
+                />
               </ChartCard>
               <TopTable title="Top agents" rows={targetRows(data.top_agents)} testId="top-agents" />
               <TopTable title="Top executions" rows={targetRows(data.top_executions)} testId="top-executions" />
