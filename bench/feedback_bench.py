@@ -1,16 +1,20 @@
 """FeedbackService throughput, in one run, against the machine's PostgreSQL and Redis.
 
-    python bench/feedback_bench.py [--duration 8] [--analyzer vader] [--batch-only]
+    python bench/feedback_bench.py [--duration 8] [--analyzers default,vader] [--batch-only]
         [--no-batch-comments]
 
 Servers run as separate processes (`feedbackmesh serve sentiment`, `feedbackmesh serve
 feedback`, and an empty-RPC server on the same MeshServer framework); this process is the
-client. Prints the Markdown table recorded in bench/README.md:
+client. For each analyzer in ``--analyzers`` (the default analyzer, then the VADER lexicon
+as a labelled comparison), with fresh sentiment and feedback processes, it prints the
+Markdown table recorded in bench/README.md:
 
 * unary SubmitFeedback/s with p50/p99 at concurrency 16 and 64, every submission carrying a
-  comment scored by the real SentimentService;
+  comment scored by the real SentimentService, and the same submissions without comments
+  (no sentiment call): the share is what scoring costs the write path;
 * the empty-RPC ceiling (MeshServer + auth interceptor, a servicer that does nothing);
-* BatchSubmitFeedback rows/s (500 items a call, with comments);
+* BatchSubmitFeedback rows/s (500 items a call, with comments), and how many of the rows
+  it wrote were still waiting for a sentiment score when the load ended;
 * raw asyncpg single-row INSERT/s on 1 and 16 connections, and COPY rows/s.
 """
 
@@ -86,15 +90,61 @@ async def run(args: argparse.Namespace) -> None:
     dsn = with_database(args.postgres, db_name)
     settings = Settings(database_url=dsn, redis_url=args.redis)
     await migrate_database(settings)
-    ports = {name: free_port() for name in ("sentiment", "feedback", "empty")}
+    common = {"FEEDBACKMESH_LOG_LEVEL": "WARNING", "FEEDBACKMESH_METRICS_PORT": "0"}
+    empty_port = free_port()
+    empty_server = spawn([__file__, "--role", "empty-server", "--port", str(empty_port)], common)
+    tables: list[tuple[str, list[tuple[str, str]]]] = []
+    try:
+        await wait_serving(empty_port)
+        for analyzer in [a for a in args.analyzers.split(",") if a]:
+            tables.append((analyzer, await measure(args, analyzer, dsn, db_name, empty_port)))
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(RAW_TABLE)
+        await conn.close()
+        raw: list[tuple[str, str]] = []
+        for connections in (1, 16):
+            rate = await raw_inserts(dsn, connections, min(args.duration, 5.0))
+            raw.append((f"raw asyncpg INSERT, {connections} connection(s)", f"{rate:,.0f}/s"))
+        raw.append(("raw asyncpg COPY (200,000 rows)", f"{await raw_copy(dsn, 200_000):,.0f}"
+                    " rows/s"))  # fmt: skip
+        tables.append(("PostgreSQL alone", raw))
+    finally:
+        stop([empty_server])
+        admin = await asyncpg.connect(args.postgres)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        await admin.close()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nload average at the end: {load} (other work on the box skews absolute rates)")
+    for title, results in tables:
+        print(f"\n| measurement ({os.cpu_count()} cores, {title}) | result |")
+        print("|---|---|")
+        for name, value in results:
+            print(f"| {name} | {value} |")
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def measure(
+    args: argparse.Namespace, analyzer: str, dsn: str, db_name: str, empty_port: int
+) -> list[tuple[str, str]]:
+    """One analyzer's rows, with its own sentiment and feedback processes."""
+    settings = Settings(database_url=dsn, redis_url=args.redis)
+    ports = {name: free_port() for name in ("sentiment", "feedback")}
     common = {"FEEDBACKMESH_LOG_LEVEL": "WARNING", "FEEDBACKMESH_METRICS_PORT": "0"}
     procs = [
         spawn(serve_cmd("sentiment"), {**common, "FEEDBACKMESH_GRPC_PORT": str(ports["sentiment"]),
-              "FEEDBACKMESH_SENTIMENT_ANALYZER": args.analyzer}),
+              "FEEDBACKMESH_SENTIMENT_ANALYZER": analyzer}),
         spawn(serve_cmd("feedback"), {**common, "FEEDBACKMESH_GRPC_PORT": str(ports["feedback"]),
               "FEEDBACKMESH_DATABASE_URL": dsn, "FEEDBACKMESH_REDIS_URL": args.redis,
               "FEEDBACKMESH_PEERS__SENTIMENT": f"127.0.0.1:{ports['sentiment']}"}),
-        spawn([__file__, "--role", "empty-server", "--port", str(ports["empty"])], common),
     ]  # fmt: skip
     results: list[tuple[str, str]] = []
     try:
@@ -104,13 +154,12 @@ async def run(args: argparse.Namespace) -> None:
         metadata = (("authorization", f"Bearer {token}"),)
         run_id = uuid.uuid4().hex[:6]
         meter = CpuMeter(
-            {"client": os.getpid(), "sentiment": procs[0].pid, "feedback": procs[1].pid,
-             "empty-server": procs[2].pid},
+            {"client": os.getpid(), "sentiment": procs[0].pid, "feedback": procs[1].pid},
             db_name,
         )  # fmt: skip
         async with (
             grpc.aio.insecure_channel(f"127.0.0.1:{ports['feedback']}") as feedback_channel,
-            grpc.aio.insecure_channel(f"127.0.0.1:{ports['empty']}") as empty_channel,
+            grpc.aio.insecure_channel(f"127.0.0.1:{empty_port}") as empty_channel,
         ):
             feedback = feedback_pb2_grpc.FeedbackServiceStub(feedback_channel)
             empty = feedback_pb2_grpc.FeedbackServiceStub(empty_channel)
@@ -142,22 +191,29 @@ async def run(args: argparse.Namespace) -> None:
                      f" {note[0]}")
                 )  # fmt: skip
             for concurrency in () if args.batch_only else (16, 64):
-                prefix = f"{run_id}-u{concurrency}"
-                rate, p50, p99, errors = await closed_loop(
-                    lambda n, p=prefix: feedback.SubmitFeedback(  # type: ignore[misc]
-                        submit_request(n, p), metadata=metadata
-                    ),
-                    concurrency,
-                    args.duration,
-                    meter=meter,
-                    cpu_note=(note := []),
-                )
-                share = rate / empty_rates[concurrency] * 100
-                results.append(
-                    (f"SubmitFeedback, concurrency {concurrency}",
-                     f"{rate:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, errors {errors}"
-                     f" ({share:.0f} % of the empty RPC); {note[0]}")
-                )  # fmt: skip
+                plain_rate = 0.0
+                for comment in (False, True):
+                    prefix = f"{run_id}-u{concurrency}-{'c' if comment else 'n'}"
+                    rate, p50, p99, errors = await closed_loop(
+                        lambda n, p=prefix, c=comment: feedback.SubmitFeedback(  # type: ignore[misc]
+                            submit_request(n, p, c), metadata=metadata
+                        ),
+                        concurrency,
+                        args.duration,
+                        meter=meter,
+                        cpu_note=(note := []),
+                    )
+                    share = rate / empty_rates[concurrency] * 100
+                    versus = f", {rate / plain_rate * 100:.0f} % of without" if comment else ""
+                    plain_rate = rate
+                    results.append(
+                        (f"SubmitFeedback {'with' if comment else 'without'} comments, "
+                         f"concurrency {concurrency}",
+                         f"{rate:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, errors {errors}"
+                         f" ({share:.0f} % of the empty RPC{versus}); {note[0]}")
+                    )  # fmt: skip
+                pending = await pending_rows(dsn, f"{run_id}-u{concurrency}-c-%")
+                results.append(("... of those with comments, answered unscored", str(pending)))
 
             batch_n = iter(range(10**9))
 
@@ -184,43 +240,35 @@ async def run(args: argparse.Namespace) -> None:
                  f" {note[0].replace('/call', '/row')}")
             )  # fmt: skip
 
-        conn = await asyncpg.connect(dsn)
-        status = dict(
-            await conn.fetch(
-                "SELECT sentiment_status, count(*) FROM feedback GROUP BY sentiment_status"
-            )
-        )
-        await conn.execute(RAW_TABLE)
-        await conn.close()
-        results.append(("sentiment status of the rows written", str(status)))
-        for connections in (1, 16):
-            rate = await raw_inserts(dsn, connections, min(args.duration, 5.0))
-            results.append((f"raw asyncpg INSERT, {connections} connection(s)", f"{rate:,.0f}/s"))
-        results.append(("raw asyncpg COPY (200,000 rows)", f"{await raw_copy(dsn, 200_000):,.0f}"
-                        " rows/s"))  # fmt: skip
+            # Counted the moment the load ends, before the re-scorer could catch up.
+            pending = await pending_rows(dsn, f"{run_id}-b-%")
+            results.append(("rows of the batch load left unscored when it ended", str(pending)))
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        admin = await asyncpg.connect(args.postgres)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        await admin.close()
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nload average at the end: {load} (other work on the box skews absolute rates)")
-    print(f"\n| measurement ({os.cpu_count()} cores, analyzer {args.analyzer}) | result |")
-    print("|---|---|")
-    for name, value in results:
-        print(f"| {name} | {value} |")
+        stop(procs)
+    return results
+
+
+async def pending_rows(dsn: str, request_ids: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM feedback WHERE sentiment_status = 'pending'"
+            " AND request_id LIKE $1",
+            request_ids,
+        )
+    finally:
+        await conn.close()
+    return int(count)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
-    parser.add_argument("--analyzer", default="vader", help="sentiment analyzer to serve")
+    parser.add_argument(
+        "--analyzers",
+        default="default,vader",
+        help="sentiment analyzers to serve, one after another (comma-separated)",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get(

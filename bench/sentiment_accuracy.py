@@ -8,7 +8,11 @@ Prints two Markdown tables (the ones recorded in ``bench/README.md``):
   neutral prediction is simply wrong, and macro-F1 averages the positive and negative
   classes only; three-class sets are mapped as ``datasets/README.md`` says.
 * start-up time, batched throughput (batches of 1,000, the RPC maximum, over the 3,000 UCI
-  sentences) and single-comment latency (p50/p99 over 20-word comments), pinned to one core.
+  sentences), single-comment latency (p50/p99 over 20-word comments), and the CPU time per
+  20-word comment scored alone (batch 1) and in batches of 64, pinned to one core.
+
+It first prints the date, the load average and the CPU's flags relevant to the matrix
+kernels (AVX2, AVX-512, VNNI...): speed figures mean little without them.
 """
 
 from __future__ import annotations
@@ -47,6 +51,46 @@ def scores(data: LabelledSet, pred: Sequence[str]) -> tuple[float, float]:
     return acc, sum(f1s) / len(f1s)
 
 
+KERNEL_FLAGS = (
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+)
+
+
+def cpu_description() -> str:
+    """The CPU model and which of :data:`KERNEL_FLAGS` it has (Linux ``/proc/cpuinfo``)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "cpu: unknown (no /proc/cpuinfo)"
+    fields: dict[str, str] = {}
+    for line in info.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())  # the first CPU's
+    flags = set(fields.get("flags", "").split())
+    have = [f for f in KERNEL_FLAGS if f in flags]
+    lacks = [f for f in KERNEL_FLAGS if f not in flags]
+    model = fields.get("model name", "unknown")
+    return f"cpu: {model}; has {' '.join(have) or '-'}; lacks {' '.join(lacks) or '-'}"
+
+
+def cpu_per_text(analyzer: Analyzer, singles: list[str], batch: int) -> float:
+    """Process CPU ms per text, scoring ``singles`` in batches of ``batch``."""
+    analyzer.analyze_batch(singles[:batch])
+    t0 = time.process_time()
+    for i in range(0, len(singles), batch):
+        analyzer.analyze_batch(singles[i : i + batch])
+    return (time.process_time() - t0) / len(singles) * 1000
+
+
 def speed(analyzer: Analyzer, corpus: list[str], singles: list[str]) -> list[float]:
     """[comments/s batched, p50 ms, p99 ms single comment], first by wall clock, then by
     process CPU time. CPU time is reported too because a shared machine's load inflates
@@ -75,6 +119,8 @@ def main() -> None:
     args = ap.parse_args()
     names = [n for n in args.analyzers.split(",") if n]
 
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} UTC; load average {os.getloadavg()}")
+    print(cpu_description() + "\n")
     sets = evaluation_sets(args.data)
     uci = [t for s in sets if s.name.startswith("uci_") for t in s.texts]
     # 20-word comments (+-2), from the review sets, for the single-comment latency.
@@ -92,9 +138,10 @@ def main() -> None:
             cells.append(f"{acc * 100:.1f} / {f1:.3f}")
         acc_rows.append(f"| {name} {analyzer.version} | " + " | ".join(cells) + " |")
         r_w, p50_w, p99_w, r_c, p50_c, p99_c = speed(analyzer, uci, singles)
+        b1, b64 = cpu_per_text(analyzer, singles, 1), cpu_per_text(analyzer, singles, 64)
         speed_rows.append(
             f"| {name} | {startup:.2f} | {r_w:,.0f} | {r_c:,.0f} | {p50_w:.2f} | {p50_c:.2f} "
-            f"| {p99_w:.2f} | {p99_c:.2f} |"
+            f"| {p99_w:.2f} | {p99_c:.2f} | {b1:.2f} | {b64:.2f} |"
         )
         print(f"done {name}", file=sys.stderr)
 
@@ -108,9 +155,9 @@ def main() -> None:
     )
     print(
         "| analyzer | start-up s | batched/s wall | batched/s CPU | p50 ms wall | p50 ms CPU "
-        "| p99 ms wall | p99 ms CPU |"
+        "| p99 ms wall | p99 ms CPU | CPU ms/comment batch 1 | CPU ms/comment batch 64 |"
     )
-    print("|---" * 8 + "|")
+    print("|---" * 10 + "|")
     print("\n".join(speed_rows))
 
 

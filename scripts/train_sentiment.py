@@ -39,9 +39,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import quantize_per_token  # noqa: E402
+from distill_common import macro_f1, split  # noqa: E402
 
 from sentiment_svc.analyzers.datasets import (  # noqa: E402
-    LabelledSet,
     load_sst,
     load_tweeteval,
 )
@@ -56,32 +56,6 @@ QUANTIZATION = (
 )
 ARGS: argparse.Namespace
 BASE: Path
-
-
-def split(data: LabelledSet, frac: float, seed: int) -> tuple[list[tuple[str, int]], ...]:
-    """Stratified train/validation split, deterministic for a seed."""
-    rng = random.Random(seed)
-    train: list[tuple[str, int]] = []
-    val: list[tuple[str, int]] = []
-    for lab in LABELS:
-        rows = [
-            (t, LABELS.index(lab)) for t, y in zip(data.texts, data.labels, strict=True) if y == lab
-        ]
-        rng.shuffle(rows)
-        cut = int(len(rows) * frac)
-        val += rows[:cut]
-        train += rows[cut:]
-    return train, val
-
-
-def macro_f1(gold: list[int], pred: list[int]) -> float:
-    f1s = []
-    for c in range(3):
-        tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == c and p == c)
-        fp = sum(1 for g, p in zip(gold, pred, strict=True) if g != c and p == c)
-        fn = sum(1 for g, p in zip(gold, pred, strict=True) if g == c and p != c)
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(f1s) / 3
 
 
 def held_aside_metrics(

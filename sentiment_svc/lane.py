@@ -1,6 +1,9 @@
 """One model lane: passes run one at a time on one thread, in a fair order.
 
-A pass is at most :data:`PASS_TEXTS` texts. A call that fits in one pass (a single
+A pass is at most :data:`PASS_TEXTS` texts and about :data:`PASS_CHARS` characters of
+them (each text counted up to :data:`READ_CHARS`, about what a model's token limit lets it
+read), so a pass of long texts is as short as one of typical comments. A call that fits
+in one pass (a single
 comment, a coalesced group of them, a small batch) takes the *urgent* queue; a larger
 call is cut into passes that take the *bulk* queue one at a time, so several large calls
 interleave pass by pass and an urgent pass waits for at most the pass that is running.
@@ -20,6 +23,25 @@ from typing import Generic, TypeVar
 Result = TypeVar("Result")
 
 PASS_TEXTS = 64
+PASS_CHARS = 64 * 120  # 64 comments of ~20 words
+READ_CHARS = 640  # ~128 word pieces
+
+
+def passes(texts: Sequence[str]) -> list[list[str]]:
+    """``texts`` cut, in order, into passes within both limits (at least one text each)."""
+    out: list[list[str]] = []
+    current: list[str] = []
+    chars = 0
+    for text in texts:
+        cost = min(len(text), READ_CHARS)
+        if current and (len(current) == PASS_TEXTS or chars + cost > PASS_CHARS):
+            out.append(current)
+            current, chars = [], 0
+        current.append(text)
+        chars += cost
+    if current:
+        out.append(current)
+    return out
 
 
 class ModelLane(Generic[Result]):
@@ -35,10 +57,10 @@ class ModelLane(Generic[Result]):
     async def run(self, texts: Sequence[str], deadline: float | None = None) -> list[Result]:
         """Scores ``texts`` in passes; raises TimeoutError once ``deadline``
         (``loop.time()``) has passed before a pass could start."""
-        urgent = len(texts) <= PASS_TEXTS
+        chunks = passes(texts)
+        urgent = len(chunks) == 1
         results: list[Result] = []
-        for start in range(0, len(texts), PASS_TEXTS):
-            chunk = list(texts[start : start + PASS_TEXTS])
+        for chunk in chunks:
             await self._acquire(urgent, deadline)
             results += await self._pass(chunk)
         return results

@@ -58,15 +58,20 @@ class OnnxClassifier:
         out = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
         return np.asarray(out[0], dtype=np.float32)
 
-    def analyze_batch(self, texts: Sequence[str]) -> list[SentimentResult]:
-        if not texts:
-            return []
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Class probabilities, one row per text, columns in the meta file's label order."""
         token_ids = [self._tok.tokenize_ids(t) for t in texts]
         order = sorted(range(len(texts)), key=lambda i: len(token_ids[i]))
         probs = np.empty((len(texts), len(self._labels)), dtype=np.float32)
         for start in range(0, len(order), _CHUNK):
             idx = order[start : start + _CHUNK]
             probs[idx] = self._probs([token_ids[i] for i in idx])
+        return probs
+
+    def analyze_batch(self, texts: Sequence[str]) -> list[SentimentResult]:
+        if not texts:
+            return []
+        probs = self.probabilities(texts)
         results = []
         for row in probs:
             best = int(row.argmax())

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from sentiment_svc.lane import PASS_TEXTS, ModelLane
+from sentiment_svc.lane import PASS_CHARS, PASS_TEXTS, READ_CHARS, ModelLane, passes
 
 WAIT = 30.0  # generous: conditions, never durations
 
@@ -129,3 +129,13 @@ async def test_no_pass_starts_after_the_deadline() -> None:
         assert model.passes == [["busy"]]
     finally:
         lane.close()
+
+
+def test_passes_are_bounded_by_texts_and_by_characters() -> None:
+    short = texts("s", 2 * PASS_TEXTS + 1)
+    assert [len(p) for p in passes(short)] == [PASS_TEXTS, PASS_TEXTS, 1]
+    long = ["x" * 10_000] * 100  # each counts as READ_CHARS
+    cut = passes(long)
+    assert all(len(p) * READ_CHARS <= PASS_CHARS for p in cut)
+    assert sum(len(p) for p in cut) == 100
+    assert passes(["y" * 10_000]) == [["y" * 10_000]]
