@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sentiment_svc.analyzers.datasets import (
     LabelledSet,
@@ -105,3 +106,24 @@ def held_aside_metrics(
         + out["amazon_val_binary_acc"]
     )
     return out
+
+
+def export_classifier(module: Any, sample: tuple[Any, Any], path: Path) -> None:
+    """ONNX export of a ``(input_ids, attention_mask) -> probs`` module with dynamic batch
+    and length axes, as every sentiment graph's run time expects."""
+    import torch
+
+    torch.onnx.export(
+        module,
+        sample,
+        str(path),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["probs"],
+        opset_version=17,
+        dynamo=False,
+        dynamic_axes={
+            "input_ids": {0: "b", 1: "t"},
+            "attention_mask": {0: "b", 1: "t"},
+            "probs": {0: "b"},
+        },
+    )

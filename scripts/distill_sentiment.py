@@ -36,7 +36,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from distill_common import LABELS, Splits, held_aside_metrics, load_splits, sentences  # noqa: E402
+from distill_common import (  # noqa: E402
+    LABELS,
+    Splits,
+    export_classifier,
+    held_aside_metrics,
+    load_splits,
+    sentences,
+)
 
 from sentiment_svc.analyzers.minilm import MiniLMAnalyzer  # noqa: E402
 from sentiment_svc.analyzers.wordpiece import WordPieceTokenizer  # noqa: E402
@@ -285,20 +292,7 @@ def export(
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "wordconv_sentiment.onnx"
     sample = encode(tok, ["a sample sentence to trace the graph", "short"])
-    torch.onnx.export(
-        Exported(),
-        sample,
-        str(path),
-        input_names=["input_ids", "attention_mask"],
-        output_names=["probs"],
-        opset_version=17,
-        dynamo=False,
-        dynamic_axes={
-            "input_ids": {0: "b", 1: "t"},
-            "attention_mask": {0: "b", 1: "t"},
-            "probs": {0: "b"},
-        },
-    )
+    export_classifier(Exported(), sample, path)
     net.train()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
     meta = {

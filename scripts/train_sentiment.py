@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import quantize_per_token  # noqa: E402
-from distill_common import macro_f1, split  # noqa: E402
+from distill_common import export_classifier, macro_f1, split  # noqa: E402
 
 from sentiment_svc.analyzers.datasets import (  # noqa: E402
     load_sst,
@@ -261,19 +261,8 @@ def export(
     int8 = dest / "minilm_sentiment.int8.onnx"
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model.fp32.onnx"
-        torch.onnx.export(
-            Exported(net),
-            encode(["a sample sentence to trace the graph", "short"]),
-            str(fp32),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["probs"],
-            opset_version=17,
-            dynamo=False,
-            dynamic_axes={
-                "input_ids": {0: "b", 1: "t"},
-                "attention_mask": {0: "b", 1: "t"},
-                "probs": {0: "b"},
-            },
+        export_classifier(
+            Exported(net), encode(["a sample sentence to trace the graph", "short"]), fp32
         )
         if ARGS.keep_dir is not None:
             ARGS.keep_dir.mkdir(parents=True, exist_ok=True)
