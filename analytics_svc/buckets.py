@@ -70,11 +70,7 @@ def estimate_buckets(start: datetime, end: datetime, grain: Grain) -> int:
 def generate_buckets(start: datetime, end: datetime, grain: Grain, tz: ZoneInfo) -> list[Bucket]:
     """Every bucket overlapping [start, end), oldest first."""
     if grain is Grain.HOUR:
-        local = start.astimezone(tz)
-        # Offsets change on local hour boundaries, so stepping back within the hour is safe.
-        first = start - timedelta(
-            minutes=local.minute, seconds=local.second, microseconds=local.microsecond
-        )
+        first = floor_local_hour(start, tz)
         buckets = []
         cursor = first
         while cursor < end:
@@ -91,6 +87,15 @@ def generate_buckets(start: datetime, end: datetime, grain: Grain, tz: ZoneInfo)
         buckets.append(Bucket(day, day.isoformat(), instant))
         day = next_date(day, grain)
     return buckets
+
+
+def floor_local_hour(instant: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC instant of the local hour start at or before ``instant``."""
+    local = instant.astimezone(tz)
+    # Offsets change on local hour boundaries, so stepping back within the hour is safe.
+    return instant.astimezone(UTC) - timedelta(
+        minutes=local.minute, seconds=local.second, microseconds=local.microsecond
+    )
 
 
 def whole_hour_aligned(buckets: list[Bucket], start: datetime, end: datetime) -> bool:

@@ -4,14 +4,29 @@ same numbers as the JSON views (floats in Python's shortest round-trip form)."""
 from __future__ import annotations
 
 import csv
+import enum
 import io
 from collections.abc import Iterable, Sequence
 
-from analytics_svc.service import AnalyticsService, RangeParams, UsageParams
+from analytics_svc.domain import Ratings, Sentiment, UsageTrends
 from mesh_runtime.errors import InvalidArgument
 
 CONTENT_TYPE = "text/csv; charset=utf-8"
-VIEWS = ("ratings", "sentiment", "usage-trends")
+
+
+class View(enum.Enum):
+    RATINGS = "ratings"
+    SENTIMENT = "sentiment"
+    USAGE_TRENDS = "usage-trends"
+
+
+def parse_view(name: str) -> View:
+    try:
+        return View(name)
+    except ValueError:
+        raise InvalidArgument.single(
+            "view", f"must be one of {', '.join(v.value for v in View)}"
+        ) from None
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
@@ -22,33 +37,25 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-async def export_view(
-    service: AnalyticsService,
-    tenant_id: str,
-    view: str,
-    params: RangeParams,
-    usage: UsageParams,
-) -> bytes:
-    if view == "ratings":
-        ratings = await service.ratings(tenant_id, params)
-        return _csv(
-            ("date", "count", "avg_rating", "rating_sum"),
-            ((p.date, p.count, repr(p.avg_rating), p.rating_sum) for p in ratings.series),
-        )
-    if view == "sentiment":
-        sentiment = await service.sentiment(tenant_id, params)
-        return _csv(
-            ("date", "positive", "neutral", "negative", "no_comment", "avg_sentiment_score"),
-            (
-                (p.date, p.positive, p.neutral, p.negative, p.no_comment,
-                 repr(p.avg_sentiment_score))
-                for p in sentiment.series
-            ),
-        )  # fmt: skip
-    if view == "usage-trends":
-        trends = await service.usage_trends(tenant_id, usage)
-        return _csv(
-            ("date", "submissions", "active_users"),
-            ((p.date, p.submissions, p.active_users) for p in trends.series),
-        )
-    raise InvalidArgument.single("view", f"must be one of {', '.join(VIEWS)}")
+def ratings_csv(ratings: Ratings) -> bytes:
+    return _csv(
+        ("date", "count", "avg_rating", "rating_sum"),
+        ((p.date, p.count, repr(p.avg_rating), p.rating_sum) for p in ratings.series),
+    )
+
+
+def sentiment_csv(sentiment: Sentiment) -> bytes:
+    return _csv(
+        ("date", "positive", "neutral", "negative", "no_comment", "avg_sentiment_score"),
+        (
+            (p.date, p.positive, p.neutral, p.negative, p.no_comment, repr(p.avg_sentiment_score))
+            for p in sentiment.series
+        ),
+    )
+
+
+def usage_csv(trends: UsageTrends) -> bytes:
+    return _csv(
+        ("date", "submissions", "active_users"),
+        ((p.date, p.submissions, p.active_users) for p in trends.series),
+    )

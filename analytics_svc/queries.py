@@ -228,7 +228,7 @@ SELECT agent_id != 0 AS is_agent, agent_id + execution_id AS id, count() AS c,
 FROM feedback_events
 WHERE {_tenant_and_type(shape)}
   AND created_at >= {{start:DateTime64(6, 'UTC')}} AND created_at < {{end:DateTime64(6, 'UTC')}}
-  AND (agent_id != 0 OR execution_id != 0)
+  AND (agent_id != 0 OR execution_id != 0){_TARGETS if shape.targets else ""}
 GROUP BY GROUPING SETS ((agent_id), (execution_id))
 HAVING id != 0
 ORDER BY is_agent, c DESC, id ASC

@@ -164,7 +164,8 @@ class AnalyticsRepository:
                 return client
         return await self._idle.get()
 
-    async def _query(self, rpc: str, sql: str, params: Mapping[str, Any]) -> Sequence[Any]:
+    async def _query(self, name: str, sql: str, params: Mapping[str, Any]) -> Sequence[Any]:
+        """Runs one query; ``name`` says which (the metrics' label)."""
         try:
             client = await self._acquire()
         except ClickHouseError as exc:
@@ -181,13 +182,13 @@ class AnalyticsRepository:
             raise Unavailable("the analytics store is unavailable") from exc
         finally:
             self._idle.put_nowait(client)
-        metrics.QUERY_SECONDS.labels(rpc).observe(time.perf_counter() - started)
+        metrics.QUERY_SECONDS.labels(name).observe(time.perf_counter() - started)
         # A ClickHouse server reports the rows it read (X-ClickHouse-Summary); chDB 26.9
         # reports the result rows there, so under chDB this counts rows returned.
         summary = getattr(result, "summary", None) or {}
         read_rows = int(summary.get("read_rows", 0) or 0)
         if read_rows:
-            metrics.ROWS_READ.labels(rpc).inc(read_rows)
+            metrics.ROWS_READ.labels(name).inc(read_rows)
         return list(result.result_rows)
 
     async def close(self) -> None:
@@ -210,7 +211,6 @@ class AnalyticsRepository:
 
     async def measures(
         self,
-        rpc: str,
         which: str,
         filters: Filters,
         split: Split,
@@ -223,7 +223,7 @@ class AnalyticsRepository:
         parts, ranges = queries.reads(split, *([previous] if previous is not None else []))
         sql = queries.measures_sql(which, grain, parts, previous is not None, filters.shape)
         params = self._params(filters, split, tz) | ranges
-        rows = await self._query(rpc, sql, params)
+        rows = await self._query(which, sql, params)
         out: dict[BucketKey, Measures] = {}
         total_previous = Measures()
         for period, key, group, *values in rows:
@@ -239,12 +239,12 @@ class AnalyticsRepository:
         return out, total_previous
 
     async def usage(
-        self, rpc: str, filters: Filters, split: Split, grain: Grain, tz: str
+        self, filters: Filters, split: Split, grain: Grain, tz: str
     ) -> tuple[dict[BucketKey, Usage], Usage]:
         """Per bucket, and distinct over the whole range (not a sum of buckets)."""
         parts, ranges = queries.reads(split)
         rows = await self._query(
-            rpc,
+            "usage",
             queries.usage_sql(grain, parts, filters.shape),
             self._params(filters, split, tz) | ranges,
         )
@@ -257,31 +257,35 @@ class AnalyticsRepository:
                 buckets[_key(key)] = Usage(int(count), int(users))
         return buckets, total
 
-    async def themes(
-        self, rpc: str, filters: Filters, split: Split, top_n: int
-    ) -> dict[str, list[Ranked]]:
+    async def themes(self, filters: Filters, split: Split, top_n: int) -> dict[str, list[Ranked]]:
         parts, ranges = queries.reads(split)
         params = self._params(filters, split, "UTC") | ranges | {"top_n": top_n}
-        rows = await self._query(rpc, queries.themes_sql(parts, filters.shape), params)
+        rows = await self._query("themes", queries.themes_sql(parts, filters.shape), params)
         out: dict[str, list[Ranked]] = {"positive": [], "negative": []}
         for label, tag, count, rating_sum in rows:
             out[str(label)].append(Ranked(str(tag), int(count), int(rating_sum)))
         return out
 
     async def top_targets(
-        self, rpc: str, filters: Filters, start: datetime, end: datetime, top_n: int
+        self, filters: Filters, start: datetime, end: datetime, top_n: int
     ) -> dict[str, list[Ranked]]:
         """The most rated agents and executions: {"agent": [...], "execution": [...]}."""
-        params = {
-            "tenant": filters.tenant_id,
-            "feedback_type": filters.feedback_type,
-            "start": queries.ts(start),
+        params = self._params(filters, Split(start, end, start, start), "UTC") | {
             "end": queries.ts(end),
             "top_n": top_n,
         }
-        rows = await self._query(rpc, queries.top_targets_sql(filters.shape), params)
+        rows = await self._query("top_targets", queries.top_targets_sql(filters.shape), params)
         out: dict[str, list[Ranked]] = {"agent": [], "execution": []}
         for is_agent, target, count, rating_sum in rows:
             kind = "agent" if is_agent else "execution"
             out[kind].append(Ranked(str(int(target)), int(count), int(rating_sum)))
         return out
+
+    async def data_version(self, tenant_id: str) -> int:
+        """The tenant's durable data version (0: no rows yet)."""
+        rows = await self._query(
+            "data_version",
+            "SELECT max(data_version) FROM tenant_data_versions WHERE tenant_id = {tenant:String}",
+            {"tenant": tenant_id},
+        )
+        return int(rows[0][0]) if rows else 0

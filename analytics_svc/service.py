@@ -2,116 +2,36 @@
 
 Counts and sums come from ClickHouse per bucket; every bucket of the range is present
 (zero when empty) and every average is a sum divided by a count here, so the numbers
-equal the same aggregates over PostgreSQL.
+equal the same aggregates over PostgreSQL. Each answer is stamped with the tenant's data
+version and cached by it (analytics_svc/answers.py); the request is normalized first
+(every default resolved to instants by analytics_svc/window.py), so equal questions
+share an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from analytics_svc.buckets import Grain, split_range
+from analytics_svc.answers import VersionedAnswers
+from analytics_svc.buckets import split_range
+from analytics_svc.cache import AnswerCache
+from analytics_svc.domain import (
+    RangeParams,
+    Ratings,
+    RatingsPoint,
+    Sentiment,
+    SentimentPoint,
+    Theme,
+    TopTarget,
+    Trend,
+    UsagePoint,
+    UsageTrends,
+)
 from analytics_svc.repository import AnalyticsRepository, Filters, Measures, Ranked, Usage
-from analytics_svc.window import Window, parse_top_n, range_window, usage_window
-
-
-@dataclass(frozen=True, slots=True)
-class RangeParams:
-    start: datetime | None = None
-    end: datetime | None = None
-    grain: Grain = Grain.DAY
-    time_zone: str = ""
-    feedback_type: str = ""  # "" = all types
-    agent_id: int = 0
-    execution_id: int = 0
-    chat_session_id: str = ""
-    top_n: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class UsageParams:
-    period: str = ""
-    time_zone: str = ""
-    feedback_type: str = ""
-    top_n: int = 0
-    end: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RatingsPoint:
-    date: str
-    count: int
-    avg_rating: float
-    rating_sum: int
-
-
-@dataclass(frozen=True, slots=True)
-class Trend:
-    previous_count: int
-    previous_avg_rating: float
-    count_change: int
-    count_change_percent: float
-    avg_rating_change: float
-
-
-@dataclass(frozen=True, slots=True)
-class Ratings:
-    total_count: int
-    avg_rating: float
-    series: list[RatingsPoint]
-    distribution: list[tuple[int, int]]  # (rating, count) for 1..5
-    trend: Trend
-
-
-@dataclass(frozen=True, slots=True)
-class SentimentPoint:
-    date: str
-    positive: int
-    neutral: int
-    negative: int
-    no_comment: int
-    avg_sentiment_score: float
-
-
-@dataclass(frozen=True, slots=True)
-class Theme:
-    tag: str
-    count: int
-    avg_rating: float
-
-
-@dataclass(frozen=True, slots=True)
-class Sentiment:
-    series: list[SentimentPoint]
-    totals: tuple[int, int, int, int]  # positive, neutral, negative, no_comment
-    avg_sentiment_score: float
-    top_positive_themes: list[Theme] = field(default_factory=list)
-    top_negative_themes: list[Theme] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class UsagePoint:
-    date: str
-    submissions: int
-    active_users: int
-
-
-@dataclass(frozen=True, slots=True)
-class TopTarget:
-    id: str
-    count: int
-    avg_rating: float
-
-
-@dataclass(frozen=True, slots=True)
-class UsageTrends:
-    series: list[UsagePoint]
-    top_agents: list[TopTarget]
-    top_executions: list[TopTarget]
-    total_submissions: int
-    total_active_users: int
+from analytics_svc.versions import VersionReader
+from analytics_svc.window import DEFAULT_USAGE_PERIOD, Window, parse_top_n, resolve_window
 
 
 def _ratio(total: float, count: int) -> float:
@@ -124,10 +44,16 @@ def _utc_now() -> datetime:
 
 class AnalyticsService:
     def __init__(
-        self, repository: AnalyticsRepository, now: Callable[[], datetime] = _utc_now
+        self,
+        repository: AnalyticsRepository,
+        versions: VersionReader | None = None,
+        cache_bytes: int = 0,
+        now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._repository = repository
         self._now = now
+        reader = versions if versions is not None else VersionReader(repository.data_version)
+        self._answers = VersionedAnswers(reader, AnswerCache(cache_bytes))
 
     @staticmethod
     def _filters(tenant_id: str, params: RangeParams) -> Filters:
@@ -139,11 +65,21 @@ class AnalyticsService:
             params.chat_session_id,
         )
 
-    def _window(self, params: RangeParams) -> Window:
-        return range_window(params.start, params.end, params.grain, params.time_zone, self._now())
+    def _window(self, params: RangeParams, default_period: str = "") -> Window:
+        return resolve_window(
+            params.start, params.end, params.period, params.grain, params.time_zone,
+            self._now(), default_period,
+        )  # fmt: skip
+
+    @staticmethod
+    def _request(view: str, window: Window, filters: Filters, top_n: int = 0) -> tuple[object, ...]:
+        """The normalized request: what the answer depends on besides tenant and version."""
+        return (view, window.start, window.end, window.grain, window.tz_name,
+                filters.feedback_type, filters.agent_id, filters.execution_id,
+                filters.chat_session_id, top_n)  # fmt: skip
 
     async def _measures(
-        self, rpc: str, which: str, filters: Filters, window: Window, trend: bool = False
+        self, which: str, filters: Filters, window: Window, trend: bool = False
     ) -> tuple[list[tuple[str, Measures]], Measures, Measures]:
         """Per bucket (zero-filled, oldest first), the range total and (with ``trend``) the
         previous period's total."""
@@ -153,7 +89,7 @@ class AnalyticsService:
         # the rollups exactly in any zone.
         previous = split_range(*window.previous(), not filters.targets) if trend else None
         rows, previous_total = await self._repository.measures(
-            rpc, which, filters, split, window.grain, window.tz_name, previous
+            which, filters, split, window.grain, window.tz_name, previous
         )
         total = Measures()
         for measures in rows.values():
@@ -164,9 +100,13 @@ class AnalyticsService:
     async def ratings(self, tenant_id: str, params: RangeParams) -> Ratings:
         window = self._window(params)
         filters = self._filters(tenant_id, params)
-        series, total, previous = await self._measures(
-            "GetRatingsAnalytics", "ratings", filters, window, trend=True
+        request = self._request("ratings", window, filters)
+        return await self._answers.get(
+            "ratings", tenant_id, request, lambda: self._ratings(filters, window)
         )
+
+    async def _ratings(self, filters: Filters, window: Window) -> Ratings:
+        series, total, previous = await self._measures("ratings", filters, window, trend=True)
         avg = _ratio(total.rating_sum, total.count)
         previous_avg = _ratio(previous.rating_sum, previous.count)
         trend = Trend(
@@ -191,11 +131,16 @@ class AnalyticsService:
         window = self._window(params)
         top_n = parse_top_n(params.top_n)
         filters = self._filters(tenant_id, params)
-        rpc = "GetSentimentAnalytics"
+        request = self._request("sentiment", window, filters, top_n)
+        return await self._answers.get(
+            "sentiment", tenant_id, request, lambda: self._sentiment(filters, window, top_n)
+        )
+
+    async def _sentiment(self, filters: Filters, window: Window, top_n: int) -> Sentiment:
         split = split_range(window.start, window.end, not filters.targets)
         (series, total, _), themes = await asyncio.gather(
-            self._measures(rpc, "sentiment", filters, window),
-            self._repository.themes(rpc, filters, split, top_n),
+            self._measures("sentiment", filters, window),
+            self._repository.themes(filters, split, top_n),
         )
         return Sentiment(
             series=[
@@ -215,16 +160,21 @@ class AnalyticsService:
             top_negative_themes=[_theme(r) for r in themes["negative"]],
         )
 
-    async def usage_trends(self, tenant_id: str, params: UsageParams) -> UsageTrends:
-        window = usage_window(params.period, params.time_zone, params.end, self._now())
+    async def usage_trends(self, tenant_id: str, params: RangeParams) -> UsageTrends:
+        window = self._window(params, DEFAULT_USAGE_PERIOD)
         top_n = parse_top_n(params.top_n)
-        filters = Filters(tenant_id, params.feedback_type)
-        rpc = "GetUsageTrends"
+        filters = self._filters(tenant_id, params)
+        request = self._request("usage", window, filters, top_n)
+        return await self._answers.get(
+            "usage", tenant_id, request, lambda: self._usage_trends(filters, window, top_n)
+        )
+
+    async def _usage_trends(self, filters: Filters, window: Window, top_n: int) -> UsageTrends:
         repo = self._repository
-        daily = split_range(window.start, window.end, window.hour_aligned)
+        split = split_range(window.start, window.end, window.hour_aligned and not filters.targets)
         (rows, total), tops = await asyncio.gather(
-            repo.usage(rpc, filters, daily, Grain.DAY, window.tz_name),
-            repo.top_targets(rpc, filters, window.start, window.end, top_n),
+            repo.usage(filters, split, window.grain, window.tz_name),
+            repo.top_targets(filters, window.start, window.end, top_n),
         )
         series = []
         for bucket in window.buckets:

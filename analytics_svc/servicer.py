@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from google.api import httpbody_pb2
 
+from analytics_svc import export
 from analytics_svc.buckets import Grain
-from analytics_svc.export import CONTENT_TYPE, export_view
-from analytics_svc.service import AnalyticsService, RangeParams, TopTarget, UsageParams
+from analytics_svc.domain import RangeParams, TopTarget
+from analytics_svc.service import AnalyticsService
+from analytics_svc.watch import WatchHub
 from feedbackmesh.analytics.v1 import analytics_pb2 as pb
 from feedbackmesh.analytics.v1 import analytics_pb2_grpc
 from feedbackmesh.feedback.v1 import feedback_pb2
@@ -55,7 +58,8 @@ def _id(request: Any, name: str) -> int:
     return value
 
 
-def _range_params(request: Any, top_n: int = 0) -> RangeParams:
+def _range_params(request: Any) -> RangeParams:
+    """The one request shape every view and export shares (see analytics.proto)."""
     return RangeParams(
         start=field_datetime(request, "start_time"),
         end=field_datetime(request, "end_time"),
@@ -65,7 +69,8 @@ def _range_params(request: Any, top_n: int = 0) -> RangeParams:
         agent_id=_id(request, "agent_id"),
         execution_id=_id(request, "execution_id"),
         chat_session_id=request.chat_session_id,
-        top_n=top_n,
+        top_n=getattr(request, "top_n", 0),
+        period=request.period,
     )
 
 
@@ -74,8 +79,9 @@ def _top(target: TopTarget) -> pb.TopTarget:
 
 
 class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
-    def __init__(self, service: AnalyticsService) -> None:
+    def __init__(self, service: AnalyticsService, hub: WatchHub) -> None:
         self._service = service
+        self._hub = hub
 
     async def GetRatingsAnalytics(
         self, request: pb.GetRatingsAnalyticsRequest, context: grpc.aio.ServicerContext
@@ -99,13 +105,15 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                 count_change_percent=t.count_change_percent,
                 avg_rating_change=t.avg_rating_change,
             ),
+            data_version=result.data_version,
         )
 
     async def GetSentimentAnalytics(
         self, request: pb.GetSentimentAnalyticsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSentimentAnalyticsResponse:
-        params = _range_params(request, top_n=request.top_n)
-        result = await self._service.sentiment(current_principal().tenant_id, params)
+        result = await self._service.sentiment(
+            current_principal().tenant_id, _range_params(request)
+        )
         positive, neutral, negative, no_comment = result.totals
         return pb.GetSentimentAnalyticsResponse(
             series=[
@@ -131,19 +139,15 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                 pb.Theme(tag=t.tag, count=t.count, avg_rating=t.avg_rating)
                 for t in result.top_negative_themes
             ],
+            data_version=result.data_version,
         )
 
     async def GetUsageTrends(
         self, request: pb.GetUsageTrendsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetUsageTrendsResponse:
-        params = UsageParams(
-            period=request.period,
-            time_zone=request.time_zone,
-            feedback_type=_type(request.feedback_type),
-            top_n=request.top_n,
-            end=field_datetime(request, "end_time"),
+        result = await self._service.usage_trends(
+            current_principal().tenant_id, _range_params(request)
         )
-        result = await self._service.usage_trends(current_principal().tenant_id, params)
         return pb.GetUsageTrendsResponse(
             series=[
                 pb.UsagePoint(date=p.date, submissions=p.submissions, active_users=p.active_users)
@@ -153,25 +157,27 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             top_executions=[_top(t) for t in result.top_executions],
             total_submissions=result.total_submissions,
             total_active_users=result.total_active_users,
+            data_version=result.data_version,
         )
 
     async def ExportAnalytics(
         self, request: pb.ExportAnalyticsRequest, context: grpc.aio.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        usage = UsageParams(
-            period=request.period,
-            time_zone=request.time_zone,
-            feedback_type=_type(request.feedback_type),
-            end=field_datetime(request, "end_time"),
-        )
+        view = export.parse_view(request.view)
         tenant_id = current_principal().tenant_id
-        body = await export_view(
-            self._service,
-            tenant_id,
-            request.view,
-            _range_params(request),
-            usage,
-        )
-        name = attachment_filename(request.view, tenant_id, "csv", datetime.now(UTC))
+        params = _range_params(request)
+        if view is export.View.RATINGS:
+            body = export.ratings_csv(await self._service.ratings(tenant_id, params))
+        elif view is export.View.SENTIMENT:
+            body = export.sentiment_csv(await self._service.sentiment(tenant_id, params))
+        else:
+            body = export.usage_csv(await self._service.usage_trends(tenant_id, params))
+        name = attachment_filename(view.value, tenant_id, "csv", datetime.now(UTC))
         await context.send_initial_metadata(attachment_metadata(name))
-        return httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=body)
+        return httpbody_pb2.HttpBody(content_type=export.CONTENT_TYPE, data=body)
+
+    async def WatchAnalytics(
+        self, request: pb.WatchAnalyticsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchAnalyticsResponse]:
+        async for version in self._hub.watch(current_principal().tenant_id):
+            yield pb.WatchAnalyticsResponse(data_version=version)

@@ -1,4 +1,5 @@
-"""Request validation: ranges, time zones, granularity and periods -> a query window."""
+"""Request validation: ranges, time zones, granularity and periods -> a query window
+(every default resolved to instants, so equal windows are equal requests)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analytics_svc.buckets import (
+    HOUR,
     MAX_BUCKETS,
     Bucket,
     Grain,
+    bucket_start_date,
     estimate_buckets,
+    floor_local_hour,
     generate_buckets,
     local_midnight,
+    next_date,
     whole_hour_aligned,
 )
 from mesh_runtime.errors import InvalidArgument
@@ -22,7 +27,7 @@ MAX_RANGE = timedelta(days=731)  # two years, one of them a leap year
 DEFAULT_TOP_N = 10
 MAX_TOP_N = 100
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
-DEFAULT_PERIOD = "7d"
+DEFAULT_USAGE_PERIOD = "7d"
 # The rollups' DateTime columns end in 2106; outside these years input is a typo anyway.
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -71,24 +76,64 @@ def _check_instant(value: datetime, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def range_window(
+def current_bucket_end(now: datetime, grain: Grain, tz: ZoneInfo) -> datetime:
+    """The end of the bucket holding ``now`` in ``tz``: where a range that ends "now" ends.
+
+    Nothing is created after now (``created_at`` is stamped at submission), so the rest of
+    the current bucket adds zeros: the answer equals the one up to now, and it stays the
+    same until the data version moves or the next bucket (e.g. the local midnight for
+    days) begins, which makes it cacheable and exact."""
+    if grain is Grain.HOUR:
+        return floor_local_hour(now, tz) + HOUR
+    day = bucket_start_date(now.astimezone(tz).date(), grain)
+    return local_midnight(next_date(day, grain), tz)
+
+
+def _period_range(period: str, tz: ZoneInfo, end: datetime) -> tuple[datetime, datetime]:
+    """The ``period`` whole local days ending with the day of ``end`` (exclusive: an end at
+    local midnight ends the previous day)."""
+    days = PERIODS.get(period)
+    if days is None:
+        raise InvalidArgument.single("period", f"must be one of {', '.join(PERIODS)}")
+    last_day: date = (end - timedelta(microseconds=1)).astimezone(tz).date()
+    first_day = last_day - timedelta(days=days - 1)
+    return local_midnight(first_day, tz), local_midnight(last_day + timedelta(days=1), tz)
+
+
+def resolve_window(
     start: datetime | None,
     end: datetime | None,
+    period: str,
     grain: Grain,
     time_zone: str,
     now: datetime,
+    default_period: str = "",
 ) -> Window:
-    """[start, end) with defaults (end = now, start = end - 30 days), validated."""
+    """The request's range, validated, with every default resolved to instants: ``period``
+    (or ``default_period`` when neither it nor ``start`` is set) gives whole local days;
+    otherwise the end defaults to the end of the current bucket and the start to 30 days
+    (of the local calendar) before the end."""
     tz_name = parse_time_zone(time_zone)
-    end = _check_instant(end if end is not None else now, "end_time")
-    start = _check_instant(start if start is not None else end - DEFAULT_RANGE, "start_time")
+    tz = ZoneInfo(tz_name)
+    if period and start is not None:
+        raise InvalidArgument.single("period", "must not be set together with start_time")
+    period = period or ("" if start is not None else default_period)
+    if period:
+        anchor = _check_instant(end if end is not None else now, "end_time")
+        start, end = _period_range(period, tz, anchor)
+    else:
+        end = _check_instant(end if end is not None else current_bucket_end(now, grain, tz),
+                             "end_time")  # fmt: skip
+        if start is None:
+            start = (end.astimezone(tz) - DEFAULT_RANGE).astimezone(UTC)
+        start = _check_instant(start, "start_time")
     if end <= start:
         raise InvalidArgument.single("end_time", "must be after start_time")
     if end - start > MAX_RANGE:
         raise InvalidArgument.single("start_time", "the range must not exceed 2 years")
     if estimate_buckets(start, end, grain) > MAX_BUCKETS:
         raise _too_fine(grain)
-    buckets = generate_buckets(start, end, grain, ZoneInfo(tz_name))
+    buckets = generate_buckets(start, end, grain, tz)
     if len(buckets) > MAX_BUCKETS:
         raise _too_fine(grain)
     aligned = whole_hour_aligned(buckets, start, end)
@@ -100,21 +145,3 @@ def _too_fine(grain: Grain) -> InvalidArgument:
         "granularity",
         f"{grain.value} buckets over this range exceed {MAX_BUCKETS}; use a coarser granularity",
     )
-
-
-def usage_window(period: str, time_zone: str, end: datetime | None, now: datetime) -> Window:
-    """The ``period`` whole local days ending with the day of ``end`` (exclusive: an end at
-    local midnight ends the previous day), as daily buckets."""
-    days = PERIODS.get(period or DEFAULT_PERIOD)
-    if days is None:
-        raise InvalidArgument.single("period", f"must be one of {', '.join(PERIODS)}")
-    tz_name = parse_time_zone(time_zone)
-    tz = ZoneInfo(tz_name)
-    end = _check_instant(end if end is not None else now, "end_time")
-    last_day: date = (end - timedelta(microseconds=1)).astimezone(tz).date()
-    first_day = last_day - timedelta(days=days - 1)
-    start = local_midnight(first_day, tz)
-    stop = local_midnight(last_day + timedelta(days=1), tz)
-    buckets = generate_buckets(start, stop, Grain.DAY, tz)
-    aligned = whole_hour_aligned(buckets, start, stop)
-    return Window(start, stop, Grain.DAY, tz_name, buckets, aligned)

@@ -39,6 +39,9 @@ MIN_BODY_LIMIT = 8 * 1024 * 1024
 IDENTITY_HEADERS = ("x-feedbackmesh-tenant", "x-feedbackmesh-user", "x-jwt-payload")
 UNARY_TIMEOUT = "30s"
 EXPORT_TIMEOUT = "300s"
+# A live stream's whole life: its keep-alives keep it under stream_idle_timeout, and
+# clients reconnect when it ends.
+WATCH_TIMEOUT = "3600s"
 UNROUTED_CLUSTER = "unrouted"
 HEALTHZ_BODY = '{"status":"SERVING"}'
 
@@ -60,13 +63,19 @@ def _retry_policy(*, idempotent: bool) -> Json:
     }
 
 
+def _timeout(method: Method) -> str:
+    if method.is_watch:
+        return WATCH_TIMEOUT
+    return EXPORT_TIMEOUT if method.is_export else UNARY_TIMEOUT
+
+
 def _method_route(method: Method, cluster: str) -> Json:
     return {
         "name": f"{method.service}.{method.name}",
         "match": {"path": method.grpc_path},
         "route": {
             "cluster": cluster,
-            "timeout": EXPORT_TIMEOUT if method.is_export else UNARY_TIMEOUT,
+            "timeout": _timeout(method),
             "retry_policy": _retry_policy(idempotent=method.idempotent),
         },
     }

@@ -46,6 +46,12 @@ class Method:
     def is_export(self) -> bool:
         return self.name.startswith("Export") or self.server_streaming
 
+    @property
+    def is_watch(self) -> bool:
+        """A live stream (server-sent events through the gateway): open for as long as
+        the client listens."""
+        return self.server_streaming and self.name.startswith("Watch")
+
 
 def load_descriptor_bytes(descriptor: Path | bytes) -> bytes:
     if isinstance(descriptor, bytes):

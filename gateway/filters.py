@@ -122,6 +122,10 @@ def transcoder(descriptor: Path | bytes, limit: int, services: Sequence[str]) ->
             "always_print_primitive_fields": True,
             "always_print_enums_as_ints": False,
             "preserve_proto_field_names": True,
+            # Server-streaming JSON methods (WatchAnalytics) become server-sent events:
+            # one `data: {json}\n\n` frame per message, content type text/event-stream.
+            # HttpBody streams (exports) pass through as raw bytes either way.
+            "stream_sse_style_delimited": True,
         },
         "convert_grpc_status": True,
         "ignore_unknown_query_parameters": False,

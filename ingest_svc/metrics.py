@@ -59,9 +59,17 @@ BACKLOG = Gauge(
     "Released outbox events not yet acknowledged (as last reported by FeedbackService).",
 )
 PUBSUB_CONNECTED = Gauge("ingest_pubsub_connected", "1 while the Redis subscription is up.")
+DATA_VERSION_COMMITS = Counter(
+    "ingest_data_version_commits_total",
+    "Inserts that advanced the data version of their tenants.",
+)
+VERSION_PUBLISH_FAILURES = Counter(
+    "ingest_data_version_publish_failures_total",
+    "Writes of data versions to Redis that failed (readers stop caching until repaired).",
+)
 
 # The ClickHouse operations the writer retries (its ``_retry`` names).
-RETRIED_OPERATIONS = ("insert", "anti_join", "journal", "park_poison")
+RETRIED_OPERATIONS = ("insert", "anti_join", "journal", "park_poison", "versions")
 
 
 def initialise() -> None:

@@ -8,21 +8,22 @@ Exactly-once rests on three things here, used by ingest_svc/writer.py:
   ``deduplicate_blocks_in_dependent_materialized_views=1``, re-pushed to each view and
   dropped or completed there on its own (a crash between the raw part and a view part
   is repaired, not double counted).
-- the journal (``ingest_journal``): 'begin' with the exact events before the insert,
-  'done' after it; a 'begin' without 'done' is replayed verbatim at start-up.
+- the journal (``ingest_journal``): 'begin' with the exact events (and their data
+  version) before the insert, 'done' after it; a 'begin' without 'done' is replayed
+  verbatim at start-up.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from ingest_svc import events as ev
-from ingest_svc.schema import EVENT_COLUMNS
+from ingest_svc.schema import EVENT_COLUMNS, VERSION_COLUMN
 from mesh_runtime.resources import create_clickhouse_client
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ _EVENT_TYPES = (
     "Array(String)",
     "DateTime64(6, 'UTC')",
     "DateTime64(6, 'UTC')",
+    "UInt64",
 )
+_INSERT_COLUMNS = [*EVENT_COLUMNS, VERSION_COLUMN]
 # Ids per anti-join query: keeps the IN list (and the query text) bounded.
 _ANTI_JOIN_CHUNK = 10_000
 # A batch whose ids span less than this many times its size is looked up as one range.
@@ -57,18 +60,26 @@ class JournalEntry:
     token: str
     events: list[feedback_pb2.FeedbackEvent]
     rows: ev.Rows
+    # The data version the rows land with (0: an entry journaled before versions existed).
+    data_version: int = 0
 
     @classmethod
-    def from_events(cls, token: str, events: list[feedback_pb2.FeedbackEvent]) -> JournalEntry:
+    def from_events(
+        cls, token: str, events: list[feedback_pb2.FeedbackEvent], data_version: int = 0
+    ) -> JournalEntry:
         # Journaled events passed conversion once; the same code gives the same rows.
         rows, poisoned, sources = ev.convert(events)
         if poisoned or len(sources) != len(events):
             raise ValueError(f"journal entry {token} holds events that no longer convert")
-        return cls(token, sources, rows)
+        return cls(token, sources, rows, data_version)
+
+    @property
+    def tenants(self) -> set[str]:
+        return set(self.rows.tenants)
 
 
 def _done_row(token: str) -> list[Any]:
-    return [token, "done", 0, ""]
+    return [token, "done", 0, "", 0]
 
 
 def new_token() -> str:
@@ -151,7 +162,10 @@ class ClickHouseRepository:
     def journal_begin(self, entry: JournalEntry, done_token: str | None = None) -> None:
         """Records ``entry`` before its insert; ``done_token`` closes the previous entry in
         the same insert (one chDB call instead of two: see Writer._finish)."""
-        data = [[entry.token, "begin", len(entry.rows), ev.events_to_payload(entry.events)]]
+        data = [
+            [entry.token, "begin", len(entry.rows), ev.events_to_payload(entry.events),
+             entry.data_version]
+        ]  # fmt: skip
         if done_token is not None:
             data.append(_done_row(done_token))
         self._journal_insert(data)
@@ -163,7 +177,7 @@ class ClickHouseRepository:
         self._client.insert(
             "ingest_journal",
             data,
-            column_names=["token", "state", "row_count", "payload"],
+            column_names=["token", "state", "row_count", "payload", VERSION_COLUMN],
             database=self._db,
         )
 
@@ -181,21 +195,21 @@ class ClickHouseRepository:
         token = str(latest[0][0])
         # The primary key (token, state) makes both look-ups point reads.
         states = self._client.query(
-            f"SELECT state, payload FROM `{self._db}`.ingest_journal "
+            f"SELECT state, payload, {VERSION_COLUMN} FROM `{self._db}`.ingest_journal "
             "WHERE token = {token:String}",
             parameters={"token": token},
         ).result_rows
-        if any(state == "done" for state, _ in states):
+        if any(state == "done" for state, _, _ in states):
             return []
-        payload = next(str(p) for state, p in states if state == "begin")
-        return [JournalEntry.from_events(token, ev.events_from_payload(payload))]
+        payload, version = next((str(p), int(v)) for state, p, v in states if state == "begin")
+        return [JournalEntry.from_events(token, ev.events_from_payload(payload), version)]
 
-    def insert_events(self, rows: ev.Rows, token: str) -> None:
+    def insert_events(self, rows: ev.Rows, token: str, data_version: int = 0) -> None:
         self._client.insert(
             "feedback_events",
-            rows.columns,
+            [*rows.columns, [data_version] * len(rows)],
             column_oriented=True,
-            column_names=list(EVENT_COLUMNS),
+            column_names=_INSERT_COLUMNS,
             column_type_names=list(_EVENT_TYPES),
             database=self._db,
             settings={**self._insert_settings, "insert_deduplication_token": token},
@@ -214,6 +228,32 @@ class ClickHouseRepository:
                 column_names=["feedback_id", "outbox_sequence", "tenant_id", "error", "payload"],
                 database=self._db,
             )
+
+    def data_versions(self) -> tuple[dict[str, int], int]:
+        """Every tenant's durable data version, and the highest version ever used (the
+        journal included: an entry may have been journaled but not inserted)."""
+        versions = {
+            str(tenant): int(version)
+            for tenant, version in self._client.query(
+                f"SELECT tenant_id, max(data_version) FROM `{self._db}`.tenant_data_versions "
+                "GROUP BY tenant_id"
+            ).result_rows
+        }
+        journaled = self._client.query(
+            f"SELECT max({VERSION_COLUMN}) FROM `{self._db}`.ingest_journal"
+        ).result_rows
+        floor = max([int(journaled[0][0]) if journaled else 0, *versions.values()])
+        return versions, floor
+
+    def record_versions(self, versions: Mapping[str, int]) -> None:
+        """Records versions directly (a replayed insert whose rows had already landed
+        leaves no new row for the view to see)."""
+        self._client.insert(
+            "tenant_data_versions",
+            [[tenant, version] for tenant, version in versions.items()],
+            column_names=["tenant_id", "data_version"],
+            database=self._db,
+        )
 
     def count_events(self) -> int:
         result = self._client.query(f"SELECT count() FROM `{self._db}`.feedback_events")

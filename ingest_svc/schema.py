@@ -47,6 +47,8 @@ EVENT_COLUMNS = (
     "created_at",
     "released_at",
 )
+# Every row carries the data version of the insert that made it visible (migration 3).
+VERSION_COLUMN = "data_version"
 
 _EVENTS_COLUMNS_DDL = """
     feedback_id UInt64,
@@ -191,6 +193,14 @@ class _Renderer:
             )
         return statements
 
+    def add_column(self, table: str, column: str) -> list[str]:
+        """ADD COLUMN on the table and, on a cluster, on its Distributed front too."""
+        names = [self.local(table), table] if self.cluster else [table]
+        return [
+            f"ALTER TABLE {self.db}.{name}{self.on_cluster} ADD COLUMN IF NOT EXISTS {column}"
+            for name in names
+        ]
+
     def view(self, name: str, target: str, select: str) -> str:
         # Views hang off the local raw table and feed the local rollup, shard by shard.
         source = f"{self.db}.{self.local('feedback_events')}"
@@ -202,6 +212,19 @@ class _Renderer:
 
 def _quote(identifier: str) -> str:
     return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+# The durable record of each tenant's data version: the highest version of its rows,
+# kept by a view in the same insert as the rows (so a journal replay that completes the
+# rows completes it too).
+_VERSIONS_COLUMNS_DDL = """
+    tenant_id String,
+    data_version SimpleAggregateFunction(max, UInt64)"""
+
+_VERSIONS_SELECT = """
+SELECT tenant_id, max(data_version) AS data_version
+FROM {source}
+GROUP BY tenant_id"""
 
 
 def migrations(database: str, cluster: str | None = None) -> list[Migration]:
@@ -254,6 +277,24 @@ def migrations(database: str, cluster: str | None = None) -> list[Migration]:
         # The journal only matters until its entry is finished (at most one is open, and
         # it is replayed at start-up), so a day of history is plenty.
         Migration(2, "ingest journal and poison parking", (*journal, *poison)),
+        Migration(
+            3,
+            "per-tenant data versions",
+            (
+                *r.add_column("feedback_events", f"{VERSION_COLUMN} UInt64 DEFAULT 0"),
+                *r.add_column("ingest_journal", f"{VERSION_COLUMN} UInt64 DEFAULT 0"),
+                *r.table(
+                    "tenant_data_versions",
+                    _VERSIONS_COLUMNS_DDL,
+                    "AggregatingMergeTree",
+                    "ORDER BY tenant_id",
+                    tenant_shard,
+                ),
+                # Rows ingested before this migration are version 0: until a tenant's
+                # next insert its data is what it was, so 0 names it exactly.
+                r.view("tenant_data_versions_mv", "tenant_data_versions", _VERSIONS_SELECT),
+            ),
+        ),
     ]
 
 

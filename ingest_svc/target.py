@@ -13,9 +13,11 @@ from ingest_svc.repository import ClickHouseRepository
 from ingest_svc.schema import migrate_clickhouse
 from ingest_svc.servicer import IngestServicer
 from ingest_svc.subscriber import Subscriber
+from ingest_svc.versions import DataVersions, VersionPublisher
 from ingest_svc.worker import IngestWorker
 from ingest_svc.writer import IngestStats, Writer
 from mesh_runtime.auth import SCOPE_INGEST_READ
+from mesh_runtime.data_versions import DataVersionKeys
 from mesh_runtime.resources import Resources
 from mesh_runtime.settings import Settings
 from mesh_runtime.targets import ServiceTarget
@@ -29,9 +31,12 @@ async def create_target(settings: Settings, resources: Resources) -> ServiceTarg
     # Writer and status reader get separate clients: one chDB client serializes calls.
     writer_repo = ClickHouseRepository(settings)
     reader_repo = ClickHouseRepository(settings)
+    publisher = VersionPublisher(
+        resources.redis(), DataVersionKeys(settings), settings.data_version_lease_seconds
+    )
     worker = IngestWorker(
         settings,
-        Writer(writer_repo, stats),
+        Writer(writer_repo, stats, DataVersions(publisher)),
         stats,
         OutboxClient(resources, settings.peer("feedback")),
         reader_repo,

@@ -67,6 +67,7 @@ class IngestWorker:
     def start(self, subscriber: Subscriber | None) -> None:
         self.subscriber = subscriber
         self._tasks = [
+            asyncio.create_task(self._versions_loop(), name="ingest-versions"),
             asyncio.create_task(self._poll_loop(), name="ingest-outbox"),
             asyncio.create_task(self._flush_loop(), name="ingest-flush"),
         ]
@@ -87,6 +88,15 @@ class IngestWorker:
                 await asyncio.wait_for(self._flush(), flush_timeout)
             await asyncio.wait_for(self.wait_acked(), flush_timeout)
             await self._writer.close(deadline=time.monotonic() + flush_timeout)
+
+    async def _versions_loop(self) -> None:
+        """Loads (and replays) before any write, then keeps the data versions published
+        even while nothing is written (readers cache only while they are)."""
+        try:
+            await self._writer.prepare()
+            await self._writer.versions.keep_published()
+        except Exception:
+            logger.exception("data version publication stopped")
 
     # --- pub/sub path ------------------------------------------------------------
 

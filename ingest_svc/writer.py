@@ -14,11 +14,16 @@ Why the result is exact (each feedback id in feedback_events and the rollups onc
    the raw part and a view part is completed rather than lost or doubled. Replays always
    come right after the original insert, well inside the deduplication window.
 Anything not finished was not acknowledged, so the outbox delivers it again.
+
+Each entry carries the data version its rows land with (journaled, so a replay reuses
+it); the tenants' versions are announced before the insert and committed after it
+(ingest_svc/versions.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +35,7 @@ from feedbackmesh.feedback.v1 import feedback_pb2
 from ingest_svc import metrics
 from ingest_svc.events import Rows, convert
 from ingest_svc.repository import ClickHouseRepository, JournalEntry, new_token
+from ingest_svc.versions import DataVersions
 from mesh_runtime import tracing
 
 logger = logging.getLogger(__name__)
@@ -70,9 +76,15 @@ class Backoff:
 
 
 class Writer:
-    def __init__(self, repository: ClickHouseRepository, stats: IngestStats) -> None:
+    def __init__(
+        self,
+        repository: ClickHouseRepository,
+        stats: IngestStats,
+        versions: DataVersions | None = None,
+    ) -> None:
         self._repo = repository
         self._stats = stats
+        self.versions = versions if versions is not None else DataVersions()
         self._lock = asyncio.Lock()
         self._backoff = Backoff()
         self._replayed = False
@@ -118,11 +130,25 @@ class Writer:
             metrics.DUPLICATES_SKIPPED.inc(len(rows) - len(missing))
             if len(missing):
                 # From here on the rows are owned by the entry until it is finished.
-                self._pending = JournalEntry(new_token(), [sources[i] for i in keep], missing)
+                self._pending = JournalEntry(
+                    new_token(), [sources[i] for i in keep], missing,
+                    self.versions.next_version(),
+                )  # fmt: skip
                 await self._finish(self._pending, path, received, deadline)
             return WriteResult(len(missing), len(rows) - len(missing), len(poisoned))
 
+    async def prepare(self, deadline: float | None = None) -> None:
+        """Loads the data versions and replays an unfinished insert (before the first
+        write; the worker calls it at start so versions are published while idle)."""
+        async with self._lock:
+            await self._finish_unfinished(deadline)
+
     async def _finish_unfinished(self, deadline: float | None) -> None:
+        if not self.versions.loaded:
+            committed, floor = await self._retry(
+                "versions", self._repo.data_versions, deadline=deadline
+            )
+            self.versions.load(committed, floor)
         if not self._replayed:
             for entry in await self._retry(
                 "journal", self._repo.unfinished_journal, deadline=deadline
@@ -131,6 +157,8 @@ class Writer:
                     "replaying an unfinished insert", extra={"token": entry.token,
                                                              "rows": len(entry.rows)},
                 )  # fmt: skip
+                if not entry.data_version:  # journaled before data versions existed
+                    entry = dataclasses.replace(entry, data_version=self.versions.next_version())
                 await self._finish(entry, "replay", None, deadline, journaled=True)
             self._replayed = True
         if self._pending is not None:
@@ -154,12 +182,22 @@ class Writer:
                 deadline=deadline,
             )  # fmt: skip
             self._unrecorded_done = None
+        tenants = entry.tenants
+        await self.versions.announce(tenants, entry.data_version)
         started = time.perf_counter()
         with tracing.batch_span("ingest insert", (event.traceparent for event in entry.events)):
             await self._retry(
-                "insert", self._repo.insert_events, entry.rows, entry.token, deadline=deadline
-            )
+                "insert", self._repo.insert_events, entry.rows, entry.token, entry.data_version,
+                deadline=deadline,
+            )  # fmt: skip
         metrics.INSERT_DURATION.observe(time.perf_counter() - started)
+        if journaled:
+            # The replayed rows may have landed before the crash: then the view saw
+            # nothing new, so the version is recorded directly.
+            versions = dict.fromkeys(tenants, entry.data_version)
+            await self._retry("versions", self._repo.record_versions, versions,
+                              deadline=deadline)  # fmt: skip
+        await self.versions.commit(tenants, entry.data_version)
         self._observe(entry.rows, path, received)
         if logger.isEnabledFor(logging.DEBUG):
             # One line per event, in the event's own trace: a submission can be followed

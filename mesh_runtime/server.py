@@ -119,6 +119,12 @@ class MeshServer:
         await self._health.enter_graceful_shutdown()
         logger.info("draining", extra={"delay_seconds": delay, "grace_seconds": grace})
         await asyncio.sleep(delay)
+        for target in self._targets:
+            if target.on_drain is not None:
+                try:
+                    await target.on_drain()
+                except Exception:
+                    logger.exception("error draining target %s", target.name)
         await self._server.stop(grace)
         for target in reversed(self._targets):
             if target.on_stop is not None:

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     # Redis pub/sub channel of committed feedback events.
     redis_channel: str = "feedback.submitted"
+    # Prefix of the Redis keys and channel of the per-tenant data versions (followed by
+    # the ClickHouse database name: meshes sharing a Redis keep apart).
+    data_version_redis_prefix: str = "feedbackmesh.data_version"
+    # The ingest writer's lease on the published versions: readers trust (and cache by)
+    # the versions in Redis only while it is held; a writer that lost Redis waits this
+    # long before it inserts unannounced rows.
+    data_version_lease_seconds: float = 3.0
 
     # --- serving -------------------------------------------------------------
     grpc_host: str = "0.0.0.0"
@@ -103,6 +110,12 @@ class Settings(BaseSettings):
     # --- analytics -----------------------------------------------------------
     # ClickHouse clients the analytics queries share (one chDB client serializes its calls).
     analytics_clickhouse_clients: int = 4
+    # Memory bound of the per-replica answer cache (LRU by estimated bytes); 0 disables it.
+    analytics_cache_max_bytes: int = 64 * 1024 * 1024
+    # WatchAnalytics: keep-alive interval, and open streams per tenant and per process.
+    analytics_watch_keepalive_seconds: float = 15.0
+    analytics_watch_max_streams_per_tenant: int = 16
+    analytics_watch_max_streams: int = 1000
 
     # --- metrics -------------------------------------------------------------
     # Per-tenant series: these tenants keep their id as a label (comma-separated) ...

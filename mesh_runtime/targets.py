@@ -26,6 +26,9 @@ class ServiceTarget:
     register: Callable[[grpc.aio.Server], None]
     # Background work (workers, pollers), started once the server is serving.
     on_start: Callable[[], Awaitable[None]] | None = None
+    # Called when draining starts, before in-flight calls get their grace period: ends
+    # long-lived streams (their clients reconnect to another replica).
+    on_drain: Callable[[], Awaitable[None]] | None = None
     # Called after the server drained: stop background work, flush, close.
     on_stop: Callable[[], Awaitable[None]] | None = None
     # The target's internals, for tests and benchmarks that drive them directly.

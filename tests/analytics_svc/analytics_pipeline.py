@@ -9,7 +9,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import pytest
 
+from feedbackmesh.analytics.v1 import analytics_pb2 as pb
 from feedbackmesh.feedback.v1 import feedback_pb2
 from mesh_app.local import LocalMesh
 
@@ -61,7 +63,8 @@ _PG_BUCKET = {"hour": "YYYY-MM-DD HH24:00", "day": "YYYY-MM-DD", "week": "YYYY-M
 
 _WHERE = """
 tenant_id = $1 AND created_at >= $2 AND created_at < $3
-AND ($4 = '' OR feedback_type = $4) AND ($5::bigint = 0 OR agent_id = $5)"""
+AND ($4 = '' OR feedback_type = $4) AND ($5::bigint = 0 OR agent_id = $5)
+AND ($6::bigint[] IS NULL OR id = ANY($6::bigint[]))"""
 
 
 @dataclass(frozen=True)
@@ -73,16 +76,19 @@ class Case:
     tz: str
     feedback_type: str = ""
     agent_id: int = 0
+    # Only these feedback ids (None: all), e.g. the rows of one data version.
+    ids: tuple[int, ...] | None = None
 
     def args(self) -> tuple[Any, ...]:
-        return self.tenant, self.start, self.end, self.feedback_type, self.agent_id
+        ids = list(self.ids) if self.ids is not None else None
+        return self.tenant, self.start, self.end, self.feedback_type, self.agent_id, ids
 
 
 async def pg_series(db: asyncpg.Connection, case: Case) -> list[asyncpg.Record]:
     """Per non-empty local bucket: label, count, rating sum and avg, sentiment counts and
     avg score (over feedback with a comment)."""
     sql = f"""
-    SELECT to_char(date_trunc($6, created_at AT TIME ZONE $7), '{_PG_BUCKET[case.grain]}') AS d,
+    SELECT to_char(date_trunc($7, created_at AT TIME ZONE $8), '{_PG_BUCKET[case.grain]}') AS d,
            count(*) AS n, sum(rating) AS rating_sum, avg(rating)::float8 AS avg_rating,
            count(*) FILTER (WHERE sentiment = 'positive') AS positive,
            count(*) FILTER (WHERE sentiment = 'neutral') AS neutral,
@@ -110,7 +116,8 @@ async def pg_totals(
            count(*) FILTER (WHERE rating = 3) AS r3, count(*) FILTER (WHERE rating = 4) AS r4,
            count(*) FILTER (WHERE rating = 5) AS r5
     FROM feedback WHERE {_WHERE}"""
-    row = await db.fetchrow(sql, case.tenant, start, end, case.feedback_type, case.agent_id)
+    _, _, _, *filters = case.args()
+    row = await db.fetchrow(sql, case.tenant, start, end, *filters)
     assert row is not None
     return row
 
@@ -122,8 +129,8 @@ async def pg_themes(
     sql = f"""
     SELECT tag, count(*) AS n, avg(rating)::float8 AS avg_rating
     FROM feedback, jsonb_array_elements_text(tags) AS tag
-    WHERE {_WHERE} AND sentiment = $6
-    GROUP BY tag ORDER BY count(*) DESC, tag COLLATE "C" LIMIT $7"""
+    WHERE {_WHERE} AND sentiment = $7
+    GROUP BY tag ORDER BY count(*) DESC, tag COLLATE "C" LIMIT $8"""
     return list(await db.fetch(sql, *case.args(), sentiment, top_n))
 
 
@@ -160,3 +167,92 @@ async def pg_usage(
             top_n,
         )
     return {"daily": daily, "totals": totals, **tops}
+
+
+async def pg_usage_range(db: asyncpg.Connection, case: Case, top_n: int) -> dict[str, Any]:
+    """Usage trends over the case's range: per non-empty bucket, the totals (distinct users
+    over the whole range) and the top agents and executions."""
+    bucket = f"to_char(date_trunc($7, created_at AT TIME ZONE $8), '{_PG_BUCKET[case.grain]}')"
+    args = (*case.args(), case.grain, case.tz)
+    buckets = await db.fetch(
+        f"""SELECT {bucket} AS d, count(*) AS n, count(DISTINCT user_id) AS users
+            FROM feedback WHERE {_WHERE} GROUP BY 1 ORDER BY 1""",
+        *args,
+    )
+    totals = await db.fetchrow(
+        f"SELECT count(*) AS n, count(DISTINCT user_id) AS users FROM feedback WHERE {_WHERE}",
+        *case.args(),
+    )
+    tops = {}
+    for column in ("agent_id", "execution_id"):
+        tops[column] = await db.fetch(
+            f"""SELECT {column}::text AS id, count(*) AS n, avg(rating)::float8 AS avg_rating
+                FROM feedback WHERE {_WHERE} AND {column} IS NOT NULL
+                GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT $7""",
+            *case.args(),
+            top_n,
+        )
+    return {"buckets": buckets, "totals": totals, **tops}
+
+
+async def check_ratings(
+    db: asyncpg.Connection, case: Case, ratings: pb.GetRatingsAnalyticsResponse
+) -> None:
+    """Every number of a ratings answer equals PostgreSQL's over the case."""
+    expected = await pg_series(db, case)
+    labels = [p.date for p in ratings.series]
+    assert labels == sorted(labels) and len(set(labels)) == len(labels), case
+    got = [p for p in ratings.series if p.count]
+    assert [(p.date, p.count, p.rating_sum) for p in got] == [
+        (r["d"], r["n"], r["rating_sum"]) for r in expected
+    ], case
+    assert [p.avg_rating for p in got] == pytest.approx(
+        [r["avg_rating"] for r in expected], abs=1e-9
+    )
+    totals = await pg_totals(db, case, case.start, case.end)
+    assert ratings.total_count == totals["n"], case
+    assert ratings.avg_rating == pytest.approx(totals["avg_rating"], abs=1e-9)
+    assert [(d.rating, d.count) for d in ratings.distribution] == [
+        (r, totals[f"r{r}"]) for r in range(1, 6)
+    ]
+    previous = await pg_totals(db, case, case.start - (case.end - case.start), case.start)
+    assert ratings.trend.previous_count == previous["n"]
+    assert ratings.trend.previous_avg_rating == pytest.approx(previous["avg_rating"], abs=1e-9)
+    assert ratings.trend.count_change == totals["n"] - previous["n"]
+
+
+async def check_sentiment(
+    db: asyncpg.Connection, case: Case, sentiment: pb.GetSentimentAnalyticsResponse, top_n: int
+) -> None:
+    """Every number of a sentiment answer equals PostgreSQL's over the case."""
+    expected = await pg_series(db, case)
+    got = [p for p in sentiment.series if p.positive + p.neutral + p.negative + p.no_comment]
+    assert [(p.date, p.positive, p.neutral, p.negative, p.no_comment) for p in got] == [
+        (r["d"], r["positive"], r["neutral"], r["negative"], r["no_comment"]) for r in expected
+    ], case
+    assert [p.avg_sentiment_score for p in got] == pytest.approx(
+        [r["avg_score"] for r in expected], abs=1e-9
+    )
+    totals = await pg_totals(db, case, case.start, case.end)
+    t = sentiment.totals
+    assert (t.positive, t.neutral, t.negative, t.no_comment) == (
+        totals["positive"], totals["neutral"], totals["negative"], totals["no_comment"],
+    )  # fmt: skip
+    assert sentiment.avg_sentiment_score == pytest.approx(totals["avg_score"], abs=1e-9)
+    for side, themes in (
+        ("positive", sentiment.top_positive_themes),
+        ("negative", sentiment.top_negative_themes),
+    ):
+        want = await pg_themes(db, case, side, top_n)
+        assert [(x.tag, x.count) for x in themes] == [(r["tag"], r["n"]) for r in want], case
+        assert [x.avg_rating for x in themes] == pytest.approx(
+            [r["avg_rating"] for r in want], abs=1e-9
+        )
+
+
+def check_top_targets(usage: pb.GetUsageTrendsResponse, want: dict[str, Any]) -> None:
+    for top, column in ((usage.top_agents, "agent_id"), (usage.top_executions, "execution_id")):
+        assert [(x.id, x.count) for x in top] == [(r["id"], r["n"]) for r in want[column]]
+        assert [x.avg_rating for x in top] == pytest.approx(
+            [r["avg_rating"] for r in want[column]], abs=1e-9
+        )

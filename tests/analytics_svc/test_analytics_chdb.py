@@ -21,9 +21,10 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from analytics_svc.buckets import Grain, floor_hour
+from analytics_svc.domain import RangeParams
 from analytics_svc.repository import AnalyticsRepository
-from analytics_svc.service import AnalyticsService, RangeParams, UsageParams
-from analytics_svc.window import range_window, usage_window
+from analytics_svc.service import AnalyticsService
+from analytics_svc.window import resolve_window
 from feedbackmesh.analytics.v1 import analytics_pb2 as pb
 from feedbackmesh.analytics.v1 import analytics_pb2_grpc
 from ingest_svc.schema import EVENT_COLUMNS, migrate_clickhouse
@@ -94,7 +95,7 @@ async def test_ratings_and_sentiment_equal_the_reference(
 ) -> None:
     tenant = TENANTS[0]
     params = RangeParams(start, end, grain, tz, ftype, agent_id=agent, top_n=4)
-    window = range_window(start, end, grain, tz, NOW)
+    window = resolve_window(start, end, "", grain, tz, NOW)
     chosen = select(events, tenant, window.start, window.end, ftype, agent)
     expected = by_bucket(chosen, window)
     ratings = await service.ratings(tenant, params)
@@ -142,10 +143,12 @@ async def test_usage_trends_equal_the_reference(
     events: list[Event], service: AnalyticsService, period: str, tz: str, end: datetime | None
 ) -> None:
     tenant = TENANTS[1]
-    window = usage_window(period, tz, end, NOW)
+    window = resolve_window(None, end, period, Grain.DAY, tz, NOW)
     chosen = select(events, tenant, window.start, window.end)
     expected = by_bucket(chosen, window)
-    usage = await service.usage_trends(tenant, UsageParams(period, tz, "", 5, end))
+    usage = await service.usage_trends(
+        tenant, RangeParams(end=end, time_zone=tz, top_n=5, period=period)
+    )
     assert [(p.date, p.submissions, p.active_users) for p in usage.series] == [
         (b.label, e.count, len(e.users)) for b, e in zip(window.buckets, expected, strict=True)
     ]

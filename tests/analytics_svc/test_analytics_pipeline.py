@@ -23,14 +23,13 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import grpc
-import pytest
 import pytest_asyncio
 from analytics_pipeline import (
     Case,
     Servers,
-    pg_series,
-    pg_themes,
-    pg_totals,
+    check_ratings,
+    check_sentiment,
+    check_top_targets,
     pg_usage,
     random_submission,
 )
@@ -214,49 +213,9 @@ async def test_ratings_and_sentiment_equal_postgres(env: Env) -> None:
         sentiment = await env.stub.GetSentimentAnalytics(
             _request(case, pb.GetSentimentAnalyticsRequest, top_n=5), metadata=auth
         )
-        expected = await pg_series(env.db, case)
-        labels = [p.date for p in ratings.series]
-        assert labels == sorted(labels) and len(set(labels)) == len(labels), case
-        got = [p for p in ratings.series if p.count]
-        assert [(p.date, p.count, p.rating_sum) for p in got] == [
-            (r["d"], r["n"], r["rating_sum"]) for r in expected
-        ], case
-        assert [p.avg_rating for p in got] == pytest.approx(
-            [r["avg_rating"] for r in expected], abs=1e-9
-        )
-        assert [p.date for p in sentiment.series] == labels
-        got_s = [p for p in sentiment.series if p.positive + p.neutral + p.negative + p.no_comment]
-        assert [(p.date, p.positive, p.neutral, p.negative, p.no_comment) for p in got_s] == [
-            (r["d"], r["positive"], r["neutral"], r["negative"], r["no_comment"]) for r in expected
-        ], case
-        assert [p.avg_sentiment_score for p in got_s] == pytest.approx(
-            [r["avg_score"] for r in expected], abs=1e-9
-        )
-
-        totals = await pg_totals(env.db, case, case.start, case.end)
-        assert ratings.total_count == totals["n"], case
-        assert ratings.avg_rating == pytest.approx(totals["avg_rating"], abs=1e-9)
-        assert [(d.rating, d.count) for d in ratings.distribution] == [
-            (r, totals[f"r{r}"]) for r in range(1, 6)
-        ]
-        previous = await pg_totals(env.db, case, case.start - (case.end - case.start), case.start)
-        assert ratings.trend.previous_count == previous["n"]
-        assert ratings.trend.previous_avg_rating == pytest.approx(previous["avg_rating"], abs=1e-9)
-        assert ratings.trend.count_change == totals["n"] - previous["n"]
-        t = sentiment.totals
-        assert (t.positive, t.neutral, t.negative, t.no_comment) == (
-            totals["positive"], totals["neutral"], totals["negative"], totals["no_comment"],
-        )  # fmt: skip
-        assert sentiment.avg_sentiment_score == pytest.approx(totals["avg_score"], abs=1e-9)
-        for side, themes in (
-            ("positive", sentiment.top_positive_themes),
-            ("negative", sentiment.top_negative_themes),
-        ):
-            want = await pg_themes(env.db, case, side, 5)
-            assert [(x.tag, x.count) for x in themes] == [(r["tag"], r["n"]) for r in want], case
-            assert [x.avg_rating for x in themes] == pytest.approx(
-                [r["avg_rating"] for r in want], abs=1e-9
-            )
+        await check_ratings(env.db, case, ratings)
+        assert [p.date for p in sentiment.series] == [p.date for p in ratings.series]
+        await check_sentiment(env.db, case, sentiment, 5)
 
 
 async def test_usage_trends_equal_postgres(env: Env) -> None:
@@ -277,14 +236,7 @@ async def test_usage_trends_equal_postgres(env: Env) -> None:
                     ], (tenant, tz, period, end)
                     assert usage.total_submissions == want["totals"]["n"]
                     assert usage.total_active_users == want["totals"]["users"]
-                    for top, column in ((usage.top_agents, "agent_id"),
-                                        (usage.top_executions, "execution_id")):  # fmt: skip
-                        assert [(x.id, x.count) for x in top] == [
-                            (r["id"], r["n"]) for r in want[column]
-                        ]
-                        assert [x.avg_rating for x in top] == pytest.approx(
-                            [r["avg_rating"] for r in want[column]], abs=1e-9
-                        )
+                    check_top_targets(usage, want)
 
 
 async def test_exports_equal_json_and_tenant_walls(env: Env) -> None:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
+from analytics_svc.domain import RangeParams
 from analytics_svc.repository import AnalyticsRepository
-from analytics_svc.service import AnalyticsService, UsageParams
+from analytics_svc.service import AnalyticsService
 from mesh_runtime.errors import Unavailable
 from mesh_runtime.settings import Settings
 
@@ -18,5 +19,5 @@ async def test_unreachable_clickhouse_is_unavailable() -> None:
     repository = AnalyticsRepository(settings)
     service = AnalyticsService(repository, now=lambda: datetime(2025, 1, 1, tzinfo=UTC))
     with pytest.raises(Unavailable):
-        await service.usage_trends("tenant-a", UsageParams())
+        await service.usage_trends("tenant-a", RangeParams())
     await repository.close()

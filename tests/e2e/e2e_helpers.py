@@ -4,10 +4,13 @@ recomputed straight from PostgreSQL (the truth the analytics API must equal)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import queue
 import random
 import subprocess
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from mesh_app.up.ports import port_in_use
 from mesh_runtime.postgres import libpq_url, with_database
@@ -272,3 +276,44 @@ def check_recharts_series(series: Sequence[Any], *, start: date, end: date) -> N
 
 def utc_today() -> date:
     return datetime.now(UTC).date()
+
+
+class EventStream(threading.Thread):
+    """Reads a server-sent event stream in the background: every line as received, and
+    each ``data:`` frame's JSON in ``events``."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self._url, self._headers = url, headers
+        self.lines: list[str] = []
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.headers: dict[str, str] = {}
+        self.status = 0
+        self._response: httpx.Response | None = None
+        self._closed = threading.Event()
+
+    def run(self) -> None:
+        timeout = httpx.Timeout(10.0, read=120.0)
+        with (
+            contextlib.suppress(httpx.HTTPError),
+            httpx.Client(timeout=timeout) as client,
+            client.stream("GET", self._url, headers=self._headers) as response,
+        ):
+            self._response = response
+            self.status, self.headers = response.status_code, dict(response.headers)
+            for line in response.iter_lines():
+                if self._closed.is_set():
+                    break
+                self.lines.append(line)
+                if line.startswith("data: "):
+                    self.events.put(json.loads(line[len("data: ") :]))
+
+    def next_event(self, timeout: float) -> dict[str, Any]:
+        return self.events.get(timeout=timeout)
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._response is not None:
+            with contextlib.suppress(Exception):
+                self._response.close()
+        self.join(timeout=10)

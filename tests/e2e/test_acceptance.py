@@ -21,7 +21,14 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_helpers import Mesh, check_recharts_series, mismatches, truth, utc_today
+from e2e_helpers import (
+    EventStream,
+    Mesh,
+    check_recharts_series,
+    mismatches,
+    truth,
+    utc_today,
+)
 
 from mesh_app.up.demo_data import generate_feedback
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
@@ -248,6 +255,54 @@ def test_bad_input_is_400_json_and_unknown_path_404_json(http: httpx.Client) -> 
     body = _json_error(http.post("/v1/feedback", json=invalid, headers=headers), 400)
     assert "rating" in json.dumps(body)
     _json_error(http.get("/v1/no-such-thing", headers=headers), 404)
+
+
+def _caught_up(mesh: Mesh, http: httpx.Client, tenant: str, stream: EventStream) -> str:
+    """Waits until the tenant's answers hold every submission and its stream has sent
+    their version; that version."""
+    latest, deadline = "", time.monotonic() + 60
+    while True:
+        while not stream.events.empty():
+            latest = stream.next_event(timeout=1)["data_version"]
+        ratings = http.get("/v1/analytics/ratings", headers=auth(tenant)).json()
+        if ratings["total_count"] == len(mesh.submitted[tenant]) == 0 or (
+            ratings["total_count"] == len(mesh.submitted[tenant])
+            and ratings["data_version"] == latest
+        ):
+            return latest
+        assert time.monotonic() < deadline, (tenant, ratings["data_version"], latest)
+        time.sleep(0.2)
+
+
+def test_watch_streams_the_own_tenants_versions_as_sse(mesh: Mesh, http: httpx.Client) -> None:
+    """GET /v1/analytics:watch through Envoy: server-sent events, the first at once with
+    the current version (a string, as in the views' answers), a new one when a submission
+    of this tenant reaches ClickHouse; another tenant's stream stays at its version."""
+    mine, theirs = TENANTS[2], TENANTS[1]
+    url = f"{mesh.gateway}/v1/analytics:watch"
+    streams = {tenant: EventStream(url, auth(tenant)) for tenant in (mine, theirs)}
+    for stream in streams.values():
+        stream.start()
+    try:
+        for stream in streams.values():
+            first = stream.next_event(timeout=20)
+            stream.events.put(first)
+            assert stream.status == 200
+            assert stream.headers["content-type"].startswith("text/event-stream"), stream.headers
+            assert set(first) == {"data_version"} and isinstance(first["data_version"], str)
+        settled = {tenant: _caught_up(mesh, http, tenant, s) for tenant, s in streams.items()}
+        seen_by_theirs = len(streams[theirs].lines)
+        submit(mesh, http, mine, bodies(random.Random(5), 2))
+        moved = _caught_up(mesh, http, mine, streams[mine])
+        assert int(moved) > int(settled[mine])
+    finally:
+        for stream in streams.values():
+            stream.close()
+    # Frames are `data: {json}` lines, each followed by a blank line.
+    lines = streams[mine].lines
+    assert lines and all(line.startswith("data: {") or line == "" for line in lines), lines
+    later = streams[theirs].lines[seen_by_theirs:]
+    assert {json.loads(line[6:])["data_version"] for line in later if line} <= {settled[theirs]}
 
 
 def test_killing_ingest_loses_nothing(mesh: Mesh, http: httpx.Client) -> None:

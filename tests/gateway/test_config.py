@@ -119,6 +119,7 @@ def test_transcoder_options(config: Json, descriptor_bytes: bytes) -> None:
         "always_print_primitive_fields": True,
         "always_print_enums_as_ints": False,
         "preserve_proto_field_names": True,
+        "stream_sse_style_delimited": True,
     }
     assert t["convert_grpc_status"] is True
     assert t["ignore_unknown_query_parameters"] is False
@@ -186,6 +187,8 @@ def test_routes_retry_only_idempotent_calls(config: Json) -> None:
     assert "unavailable" in analyze["retry_policy"]["retry_on"]
     export = table["feedbackmesh.feedback.v1.FeedbackService.ExportFeedback"]["route"]
     assert export["timeout"] == "300s"
+    watch = table["feedbackmesh.analytics.v1.AnalyticsService.WatchAnalytics"]["route"]
+    assert watch["timeout"] == "3600s"  # a live stream: keep-alives, clients reconnect
     assert all("timeout" in r["route"] for r in table.values() if "route" in r)
 
 

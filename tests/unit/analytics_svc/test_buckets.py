@@ -9,7 +9,7 @@ import pytest
 
 from analytics_svc.buckets import Grain, generate_buckets, split_range, whole_hour_aligned
 from analytics_svc.queries import reads
-from analytics_svc.window import range_window, usage_window
+from analytics_svc.window import resolve_window
 from mesh_runtime.errors import InvalidArgument
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -110,11 +110,47 @@ def test_reads_drop_empty_ranges_and_join_adjacent_ones() -> None:
     )
 
 
-def test_defaults_are_thirty_days_to_now_daily_in_utc() -> None:
-    window = range_window(None, None, Grain.DAY, "", NOW)
-    assert (window.start, window.end, window.tz_name) == (NOW - timedelta(days=30), NOW, "UTC")
-    assert len(window.buckets) == 31
+def test_defaults_are_thirty_days_to_the_end_of_today_daily_in_utc() -> None:
+    window = resolve_window(None, None, "", Grain.DAY, "", NOW)
+    end = utc(2024, 11, 28)  # the end of the current (UTC) day: a cacheable window
+    assert (window.start, window.end, window.tz_name) == (end - timedelta(days=30), end, "UTC")
+    assert len(window.buckets) == 30
     assert window.buckets[-1].label == "2024-11-27"
+
+
+@pytest.mark.parametrize(
+    ("grain", "tz", "end"),
+    [
+        (Grain.HOUR, "UTC", utc(2024, 11, 27, 16)),
+        (Grain.HOUR, "Asia/Kolkata", utc(2024, 11, 27, 16, 30)),
+        (Grain.DAY, "America/Los_Angeles", utc(2024, 11, 28, 8)),
+        (Grain.WEEK, "UTC", utc(2024, 12, 2)),
+        (Grain.MONTH, "Asia/Kolkata", utc(2024, 11, 30, 18, 30)),
+    ],
+)
+def test_a_range_ending_now_ends_with_the_current_bucket(
+    grain: Grain, tz: str, end: datetime
+) -> None:
+    window = resolve_window(None, None, "", grain, tz, NOW)
+    assert window.end == end
+    assert window.buckets[-1].start <= NOW < window.end
+
+
+def test_the_window_ending_now_moves_at_local_midnight() -> None:
+    tz = "America/Los_Angeles"  # local midnight = 08:00 UTC in November
+    before = resolve_window(None, None, "", Grain.DAY, tz, utc(2024, 11, 27, 7, 59))
+    after = resolve_window(None, None, "", Grain.DAY, tz, utc(2024, 11, 27, 8, 1))
+    assert before.buckets[-1].label == "2024-11-26"
+    assert after.buckets[-1].label == "2024-11-27"
+    assert after.end - before.end == timedelta(days=1)
+
+
+def test_period_is_whole_local_days_and_excludes_start_time() -> None:
+    window = resolve_window(None, None, "7d", Grain.DAY, "UTC", NOW)
+    assert (window.start, window.end) == (utc(2024, 11, 21), utc(2024, 11, 28))
+    with pytest.raises(InvalidArgument) as exc:
+        resolve_window(utc(2024, 11, 1), None, "7d", Grain.DAY, "UTC", NOW)
+    assert _field(exc) == "period"
 
 
 def _field(exc: pytest.ExceptionInfo[InvalidArgument]) -> str:
@@ -136,20 +172,20 @@ def test_invalid_ranges_name_the_field(
     start: datetime, end: datetime, grain: Grain, tz: str, field: str
 ) -> None:
     with pytest.raises(InvalidArgument) as exc:
-        range_window(start, end, grain, tz, NOW)
+        resolve_window(start, end, "", grain, tz, NOW)
     assert _field(exc) == field
 
 
 def test_two_years_daily_is_allowed_but_hourly_is_not() -> None:
     start, end = utc(2022, 12, 1), utc(2024, 11, 30)
-    assert len(range_window(start, end, Grain.DAY, "UTC", NOW).buckets) == 730
+    assert len(resolve_window(start, end, "", Grain.DAY, "UTC", NOW).buckets) == 730
     with pytest.raises(InvalidArgument) as exc:
-        range_window(start, end, Grain.HOUR, "UTC", NOW)
+        resolve_window(start, end, "", Grain.HOUR, "UTC", NOW)
     assert _field(exc) == "granularity"
 
 
 def test_usage_window_is_whole_local_days_ending_today() -> None:
-    window = usage_window("7d", "America/Los_Angeles", None, NOW)
+    window = resolve_window(None, None, "7d", Grain.DAY, "America/Los_Angeles", NOW)
     labels = [b.label for b in window.buckets]
     assert labels == [f"2024-11-{d}" for d in range(21, 28)]
     assert window.start == utc(2024, 11, 21, 8)
@@ -158,12 +194,12 @@ def test_usage_window_is_whole_local_days_ending_today() -> None:
 
 
 def test_usage_window_ending_at_midnight_ends_the_day_before() -> None:
-    window = usage_window("30d", "UTC", utc(2024, 3, 1), NOW)
+    window = resolve_window(None, utc(2024, 3, 1), "30d", Grain.DAY, "UTC", NOW)
     assert window.buckets[-1].label == "2024-02-29"
     assert len(window.buckets) == 30
 
 
 def test_usage_window_rejects_unknown_period() -> None:
     with pytest.raises(InvalidArgument) as exc:
-        usage_window("14d", "UTC", None, NOW)
+        resolve_window(None, None, "14d", Grain.DAY, "UTC", NOW)
     assert _field(exc) == "period"

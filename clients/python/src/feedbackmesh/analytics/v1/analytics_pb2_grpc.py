@@ -30,9 +30,20 @@ class AnalyticsServiceStub:
     """AnalyticsService answers chart-ready, exact analytics over ClickHouse rollups.
     Every number equals the same aggregate over PostgreSQL. All series are
     Recharts-ready: flat points, plain JSON numbers, every bucket present.
+
+    One request shape: every view and its export take the same range
+    (`start_time`/`end_time`, or the `period` shorthand), `granularity`, `time_zone` and
+    filters (`feedback_type`, `agent_id`, `execution_id`, `chat_session_id`).
+    A range that ends "now" (no `end_time`) ends at the end of the current bucket in
+    `time_zone` (e.g. the coming local midnight for days): the buckets after now are zero,
+    so the answer equals the one up to now, and it stays the same (and cacheable) until the
+    data version moves or the next bucket begins.
+
+    Every answer states the tenant's `data_version` it was computed at: it moves whenever
+    rows for that tenant land in ClickHouse, and equal versions mean equal data.
     Errors: INVALID_ARGUMENT naming the field for an end before the start, a range
     over 2 years, a granularity too fine for the range (over 1,000 buckets), an
-    unknown time zone or period.
+    unknown time zone or period, or `period` together with `start_time`.
     """
 
     def __init__(self, channel):
@@ -61,15 +72,31 @@ class AnalyticsServiceStub:
                 request_serializer=feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.ExportAnalyticsRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.WatchAnalytics = channel.unary_stream(
+                '/feedbackmesh.analytics.v1.AnalyticsService/WatchAnalytics',
+                request_serializer=feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.WatchAnalyticsRequest.SerializeToString,
+                response_deserializer=feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.WatchAnalyticsResponse.FromString,
+                _registered_method=True)
 
 
 class AnalyticsServiceServicer:
     """AnalyticsService answers chart-ready, exact analytics over ClickHouse rollups.
     Every number equals the same aggregate over PostgreSQL. All series are
     Recharts-ready: flat points, plain JSON numbers, every bucket present.
+
+    One request shape: every view and its export take the same range
+    (`start_time`/`end_time`, or the `period` shorthand), `granularity`, `time_zone` and
+    filters (`feedback_type`, `agent_id`, `execution_id`, `chat_session_id`).
+    A range that ends "now" (no `end_time`) ends at the end of the current bucket in
+    `time_zone` (e.g. the coming local midnight for days): the buckets after now are zero,
+    so the answer equals the one up to now, and it stays the same (and cacheable) until the
+    data version moves or the next bucket begins.
+
+    Every answer states the tenant's `data_version` it was computed at: it moves whenever
+    rows for that tenant land in ClickHouse, and equal versions mean equal data.
     Errors: INVALID_ARGUMENT naming the field for an end before the start, a range
     over 2 years, a granularity too fine for the range (over 1,000 buckets), an
-    unknown time zone or period.
+    unknown time zone or period, or `period` together with `start_time`.
     """
 
     def GetRatingsAnalytics(self, request, context):
@@ -99,6 +126,18 @@ class AnalyticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchAnalytics(self, request, context):
+        """Live updates of the caller's tenant: the first event at once with the current
+        data version, then one whenever it moves (rows for the tenant landed in ClickHouse),
+        and a keep-alive repeating the current version every few seconds when idle. Through
+        the gateway: server-sent events, one `data: {json}` frame per event. Other tenants'
+        changes are never sent. RESOURCE_EXHAUSTED when too many streams are open (per
+        tenant or per server): retry later.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalyticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -122,6 +161,11 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     request_deserializer=feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.ExportAnalyticsRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
+            'WatchAnalytics': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAnalytics,
+                    request_deserializer=feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.WatchAnalyticsRequest.FromString,
+                    response_serializer=feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.WatchAnalyticsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'feedbackmesh.analytics.v1.AnalyticsService', rpc_method_handlers)
@@ -134,9 +178,20 @@ class AnalyticsService:
     """AnalyticsService answers chart-ready, exact analytics over ClickHouse rollups.
     Every number equals the same aggregate over PostgreSQL. All series are
     Recharts-ready: flat points, plain JSON numbers, every bucket present.
+
+    One request shape: every view and its export take the same range
+    (`start_time`/`end_time`, or the `period` shorthand), `granularity`, `time_zone` and
+    filters (`feedback_type`, `agent_id`, `execution_id`, `chat_session_id`).
+    A range that ends "now" (no `end_time`) ends at the end of the current bucket in
+    `time_zone` (e.g. the coming local midnight for days): the buckets after now are zero,
+    so the answer equals the one up to now, and it stays the same (and cacheable) until the
+    data version moves or the next bucket begins.
+
+    Every answer states the tenant's `data_version` it was computed at: it moves whenever
+    rows for that tenant land in ClickHouse, and equal versions mean equal data.
     Errors: INVALID_ARGUMENT naming the field for an end before the start, a range
     over 2 years, a granularity too fine for the range (over 1,000 buckets), an
-    unknown time zone or period.
+    unknown time zone or period, or `period` together with `start_time`.
     """
 
     @staticmethod
@@ -237,6 +292,33 @@ class AnalyticsService:
             '/feedbackmesh.analytics.v1.AnalyticsService/ExportAnalytics',
             feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.ExportAnalyticsRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAnalytics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/feedbackmesh.analytics.v1.AnalyticsService/WatchAnalytics',
+            feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.WatchAnalyticsRequest.SerializeToString,
+            feedbackmesh_dot_analytics_dot_v1_dot_analytics__pb2.WatchAnalyticsResponse.FromString,
             options,
             channel_credentials,
             insecure,
