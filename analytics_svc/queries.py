@@ -189,29 +189,34 @@ GROUP BY GROUPING SETS ((k), ())"""
 
 
 # Tags ranked by count within positive and within negative feedback, ties by tag
-# (byte order, as Python's str order), with the rating sum for the average.
+# (byte order, as Python's str order), with the rating sum for the average. A range read
+# from one table alone (whole-hour ends: the rollup; otherwise often raw events only)
+# ranks in that one SELECT: no outer query re-aggregating a single branch.
+_THEMES_RANK = """
+ORDER BY s, {count} DESC, tag ASC
+LIMIT {{top_n:UInt32}} BY s"""
+
+
 @functools.cache
 def themes_sql(parts: Parts, shape: Shape) -> str:
-    branches = _union(
-        parts,
-        f"""    SELECT toString(sentiment) AS s, tag, sum(feedback_count) AS c,
-           sum(rating_sum) AS rs
-    FROM feedback_tags_hourly
-    WHERE {_rollup_where(shape, parts)} AND sentiment IN ('positive', 'negative')
-    GROUP BY s, tag""",
-        f"""    SELECT toString(sentiment) AS s, arrayJoin(tags) AS tag, count() AS c,
-           sum(toUInt64(rating)) AS rs
-    FROM feedback_events
-    WHERE {_raw_where(shape, parts)} AND sentiment IN ('positive', 'negative')
-    GROUP BY s, tag""",
-    )
+    rollup = f"""SELECT toString(sentiment) AS s, tag, sum(feedback_count) AS c,
+       sum(rating_sum) AS rs
+FROM feedback_tags_hourly
+WHERE {_rollup_where(shape, parts)} AND sentiment IN ('positive', 'negative')
+GROUP BY s, tag"""
+    raw = f"""SELECT toString(sentiment) AS s, arrayJoin(tags) AS tag, count() AS c,
+       sum(toUInt64(rating)) AS rs
+FROM feedback_events
+WHERE {_raw_where(shape, parts)} AND sentiment IN ('positive', 'negative')
+GROUP BY s, tag"""
+    if not (parts[0] and parts[1]):
+        return (rollup if parts[0] else raw) + _THEMES_RANK.format(count="c")
+    branches = _union(parts, rollup, raw)
     return f"""SELECT s, tag, sum(c) AS total, sum(rs)
 FROM (
 {branches}
 )
-GROUP BY s, tag
-ORDER BY s, total DESC, tag ASC
-LIMIT {{top_n:UInt32}} BY s"""
+GROUP BY s, tag""" + _THEMES_RANK.format(count="total")
 
 
 # Most rated agents and executions in one scan (the ordering key of feedback_events

@@ -142,57 +142,50 @@ AND (created_at AT TIME ZONE $2)::date
         AND (($3::timestamptz - interval '1 microsecond') AT TIME ZONE $2)::date"""
 
 
-async def pg_usage(
-    db: asyncpg.Connection, tenant: str, tz: str, end: datetime, days: int, top_n: int
+async def _pg_usage(
+    db: asyncpg.Connection,
+    where: str,
+    args: tuple[Any, ...],
+    bucket: str,
+    bucket_args: tuple[Any, ...],
+    top_n: int,
 ) -> dict[str, Any]:
-    args = (tenant, tz, end, days)
-    daily = await db.fetch(
-        f"""SELECT to_char((created_at AT TIME ZONE $2)::date, 'YYYY-MM-DD') AS d,
-                   count(*) AS n, count(DISTINCT user_id) AS users
-            FROM feedback WHERE {_USAGE_WHERE} GROUP BY 1 ORDER BY 1""",
+    """Per non-empty bucket (``bucket`` takes ``bucket_args`` after ``args``), the totals
+    (distinct users over the whole range) and the top agents and executions."""
+    buckets = await db.fetch(
+        f"""SELECT {bucket} AS d, count(*) AS n, count(DISTINCT user_id) AS users
+            FROM feedback WHERE {where} GROUP BY 1 ORDER BY 1""",
         *args,
+        *bucket_args,
     )
     totals = await db.fetchrow(
-        "SELECT count(*) AS n, count(DISTINCT user_id) AS users "
-        f"FROM feedback WHERE {_USAGE_WHERE}",
+        f"SELECT count(*) AS n, count(DISTINCT user_id) AS users FROM feedback WHERE {where}",
         *args,
     )
     tops = {}
     for column in ("agent_id", "execution_id"):
         tops[column] = await db.fetch(
             f"""SELECT {column}::text AS id, count(*) AS n, avg(rating)::float8 AS avg_rating
-                FROM feedback WHERE {_USAGE_WHERE} AND {column} IS NOT NULL
-                GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT $5""",
+                FROM feedback WHERE {where} AND {column} IS NOT NULL
+                GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT ${len(args) + 1}""",
             *args,
             top_n,
         )
-    return {"daily": daily, "totals": totals, **tops}
+    return {"buckets": buckets, "totals": totals, **tops}
+
+
+async def pg_usage(
+    db: asyncpg.Connection, tenant: str, tz: str, end: datetime, days: int, top_n: int
+) -> dict[str, Any]:
+    """Usage trends over the ``days`` local days ending with the day of ``end``, daily."""
+    day = "to_char((created_at AT TIME ZONE $2)::date, 'YYYY-MM-DD')"
+    return await _pg_usage(db, _USAGE_WHERE, (tenant, tz, end, days), day, (), top_n)
 
 
 async def pg_usage_range(db: asyncpg.Connection, case: Case, top_n: int) -> dict[str, Any]:
-    """Usage trends over the case's range: per non-empty bucket, the totals (distinct users
-    over the whole range) and the top agents and executions."""
+    """Usage trends over the case's range, in the case's buckets."""
     bucket = f"to_char(date_trunc($7, created_at AT TIME ZONE $8), '{_PG_BUCKET[case.grain]}')"
-    args = (*case.args(), case.grain, case.tz)
-    buckets = await db.fetch(
-        f"""SELECT {bucket} AS d, count(*) AS n, count(DISTINCT user_id) AS users
-            FROM feedback WHERE {_WHERE} GROUP BY 1 ORDER BY 1""",
-        *args,
-    )
-    totals = await db.fetchrow(
-        f"SELECT count(*) AS n, count(DISTINCT user_id) AS users FROM feedback WHERE {_WHERE}",
-        *case.args(),
-    )
-    tops = {}
-    for column in ("agent_id", "execution_id"):
-        tops[column] = await db.fetch(
-            f"""SELECT {column}::text AS id, count(*) AS n, avg(rating)::float8 AS avg_rating
-                FROM feedback WHERE {_WHERE} AND {column} IS NOT NULL
-                GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT $7""",
-            *case.args(),
-            top_n,
-        )
-    return {"buckets": buckets, "totals": totals, **tops}
+    return await _pg_usage(db, _WHERE, case.args(), bucket, (case.grain, case.tz), top_n)
 
 
 async def check_ratings(
@@ -250,7 +243,12 @@ async def check_sentiment(
         )
 
 
-def check_top_targets(usage: pb.GetUsageTrendsResponse, want: dict[str, Any]) -> None:
+def check_usage(usage: pb.GetUsageTrendsResponse, want: dict[str, Any]) -> None:
+    """A usage trends answer equals PostgreSQL's (``pg_usage`` or ``pg_usage_range``)."""
+    got = [(p.date, p.submissions, p.active_users) for p in usage.series]
+    assert [g for g in got if g[1]] == [(r["d"], r["n"], r["users"]) for r in want["buckets"]]
+    assert usage.total_submissions == want["totals"]["n"]
+    assert usage.total_active_users == want["totals"]["users"]
     for top, column in ((usage.top_agents, "agent_id"), (usage.top_executions, "execution_id")):
         assert [(x.id, x.count) for x in top] == [(r["id"], r["n"]) for r in want[column]]
         assert [x.avg_rating for x in top] == pytest.approx(

@@ -131,6 +131,7 @@ REQUIRED = [
     ("ingest", OUTSIDE, 6379),
     ("ingest", OUTSIDE, 8123),
     ("analytics", OUTSIDE, 8123),
+    ("analytics", OUTSIDE, 6379),  # data versions (answer cache) and live updates
     ("feedbackmesh-migrate", OUTSIDE, 5432),
     ("feedbackmesh-migrate", OUTSIDE, 8123),
     *((MONITORING, s, "metrics") for s in ("feedback", "sentiment", "ingest", "analytics")),
@@ -145,7 +146,7 @@ FORBIDDEN = [
     ("analytics", "ingest", "grpc"),
     ("envoy", OUTSIDE, 5432),
     ("sentiment", OUTSIDE, 5432),
-    ("analytics", OUTSIDE, 6379),
+    ("analytics", OUTSIDE, 5432),
     ("envoy", "feedback", "metrics"),
     ("feedback", "analytics", "grpc"),
 ]
