@@ -116,7 +116,8 @@ def event_message(event: OutboxEvent) -> feedback_pb2.FeedbackEvent:
 
 def event_payload(event: OutboxEvent) -> bytes:
     """The event's protobuf wire form, stored in its outbox row at release."""
-    return event_message(event).SerializeToString()
+    payload: bytes = event_message(event).SerializeToString()
+    return payload
 
 
 def _varint(value: int) -> bytes:
@@ -142,14 +143,17 @@ def events_response(payloads: Sequence[bytes]) -> feedback_pb2.PullOutboxEventsR
         size = len(payload)
         parts.append(_SHORT_LENGTHS[size] if size < 128 else _EVENTS_TAG + _varint(size))
         parts.append(payload)
-    return feedback_pb2.PullOutboxEventsResponse.FromString(b"".join(parts))
+    response: feedback_pb2.PullOutboxEventsResponse
+    response = feedback_pb2.PullOutboxEventsResponse.FromString(b"".join(parts))
+    return response
 
 
 def event_json_reference(event: OutboxEvent) -> str:
     """The event in proto3 JSON, as json_format prints it (slow: ~70 us an event)."""
-    return json_format.MessageToJson(
+    text: str = json_format.MessageToJson(
         event_message(event), preserving_proto_field_name=True, indent=None
     )
+    return text
 
 
 _TYPE_NAMES = {k: feedback_pb2.FeedbackType.Name(v) for k, v in TYPE_TO_PROTO.items()}

@@ -91,7 +91,9 @@ def _check_tags(tags: list[str], violations: list[FieldViolation]) -> tuple[str,
     return tuple(seen)
 
 
-def _check_metadata(raw: RawSubmission, violations: list[FieldViolation]) -> tuple[dict, str]:
+def _check_metadata(
+    raw: RawSubmission, violations: list[FieldViolation]
+) -> tuple[dict[str, Any], str]:
     if raw.metadata_wire_bytes > MAX_METADATA_WIRE_BYTES:
         violations.append(FieldViolation("metadata", "must be at most 8 KiB serialized as JSON"))
         return {}, "{}"

@@ -82,7 +82,8 @@ def parse_event(payload: bytes | str) -> feedback_pb2.FeedbackEvent:
 
 def _micros(stamp: timestamp_pb2.Timestamp) -> int:
     # Microseconds, like PostgreSQL and DateTime64(6).
-    return stamp.seconds * 1_000_000 + stamp.nanos // 1000
+    micros: int = stamp.seconds * 1_000_000 + stamp.nanos // 1000
+    return micros
 
 
 def problems_of(event: feedback_pb2.FeedbackEvent) -> list[str]:
@@ -195,4 +196,5 @@ def events_from_payload(payload: str) -> list[feedback_pb2.FeedbackEvent]:
 
 
 def event_to_json(event: feedback_pb2.FeedbackEvent) -> str:
-    return json_format.MessageToJson(event, preserving_proto_field_name=True, indent=None)
+    text: str = json_format.MessageToJson(event, preserving_proto_field_name=True, indent=None)
+    return text

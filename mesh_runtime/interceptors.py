@@ -46,7 +46,7 @@ def status_for(error: DomainError) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-class MeshServerInterceptor(grpc.aio.ServerInterceptor):
+class MeshServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc: no hints
     def __init__(self, verifier: TokenVerifier, method_scopes: Mapping[str, str]) -> None:
         self._verifier = verifier
         self._method_scopes = dict(method_scopes)
@@ -212,5 +212,5 @@ def _code_name(context: grpc.aio.ServicerContext) -> str:
     code = context.code()
     for status in grpc.StatusCode:
         if code in (status, status.value[0]):
-            return status.name
-    return grpc.StatusCode.UNKNOWN.name
+            return str(status.name)
+    return str(grpc.StatusCode.UNKNOWN.name)

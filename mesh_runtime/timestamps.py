@@ -35,4 +35,5 @@ def field_datetime(message: object, name: str) -> datetime | None:
     stamp: timestamp_pb2.Timestamp = getattr(message, name)
     if not (_MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS and 0 <= stamp.nanos < 10**9):
         raise InvalidArgument.single(name, "must be a time between the years 1 and 9999")
-    return stamp.ToDatetime(tzinfo=UTC)
+    value: datetime = stamp.ToDatetime(tzinfo=UTC)
+    return value

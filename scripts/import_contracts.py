@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "importlinter.toml"
         path.write_text(text, encoding="utf-8")
-        return lint_imports(config_filename=str(path), no_cache=True, no_logo=True)
+        code: int = lint_imports(config_filename=str(path), no_cache=True, no_logo=True)
+        return code
 
 
 if __name__ == "__main__":

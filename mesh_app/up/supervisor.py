@@ -37,7 +37,7 @@ class Backoff:
     def next_delay(self, ran_for: float) -> float:
         if ran_for >= self.reset_after:
             self.failures = 0
-        delay = min(self.maximum, self.initial * 2**self.failures)
+        delay = min(self.maximum, self.initial * 2.0**self.failures)
         self.failures += 1
         return delay
 
