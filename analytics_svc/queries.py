@@ -55,7 +55,7 @@ def _tenant_and_type(shape: Shape) -> str:
 # their counts pick the query text, their bounds are bind parameters h<i>_lo / h<i>_hi
 # (whole UTC hours) and t<i>_lo / t<i>_hi. `reads` drops empty ranges and joins adjacent
 # ones (a trend's previous period ends where the range starts): each range is one more OR
-# term to analyze and to check against the index (measured: ~1-2 ms per query).
+# term to analyze and to check against the index.
 Parts = tuple[int, int]
 Range = tuple[datetime, datetime]
 
@@ -115,8 +115,8 @@ def _raw_where(shape: Shape, parts: Parts) -> str:
 
 # What each view reads. Rollup rows carry the per-hour sums of these columns. Raw rows are
 # grouped by a small key g instead (rating 1..5, or 1 + the sentiment code) with only a
-# count and a score sum: one aggregate instead of one countIf per measure (measured: about
-# 2 ms less analysis and execution per branch). Counts that other columns imply are
+# count and a score sum: one aggregate instead of one countIf per measure, which costs
+# less analysis and execution per branch. Counts that other columns imply are
 # derived in the repository, exactly: every rating is 1..5 (feedback and ingest validate
 # it), so count = sum of rating_r and rating_sum = sum of r * rating_r; sentiment has four
 # values, so scored_count = positive + neutral + negative. No-comment rows carry score 0.
@@ -222,7 +222,7 @@ GROUP BY s, tag""" + _THEMES_RANK.format(count="total")
 # Most rated agents and executions in one scan (the ordering key of feedback_events
 # starts with tenant_id, so it reads one tenant's range); ties by id. One GROUPING SETS
 # aggregation rather than an ARRAY JOIN of both ids (which doubles the rows to filter and
-# group: measured ~25 % more CPU). In the (agent_id) set execution_id is 0 and in the
+# group). In the (agent_id) set execution_id is 0 and in the
 # (execution_id) set agent_id is 0, so `agent_id != 0` tells the sets apart, and HAVING
 # drops each set's "no such target" group.
 @functools.cache

@@ -136,7 +136,7 @@ _SHORT_LENGTHS = [_EVENTS_TAG + bytes([n]) for n in range(128)]
 
 def events_response(payloads: Sequence[bytes]) -> feedback_pb2.PullOutboxEventsResponse:
     """A PullOutboxEventsResponse from serialized FeedbackEvents: the repeated field's
-    wire form is joined here and parsed in C (upb), ~20x cheaper than building each
+    wire form is joined here and parsed in C (upb), far cheaper than building each
     message from Python."""
     parts = []
     for payload in payloads:
@@ -149,7 +149,7 @@ def events_response(payloads: Sequence[bytes]) -> feedback_pb2.PullOutboxEventsR
 
 
 def event_json_reference(event: OutboxEvent) -> str:
-    """The event in proto3 JSON, as json_format prints it (slow: ~70 us an event)."""
+    """The event in proto3 JSON, as json_format prints it (slow; the reference for tests)."""
     text: str = json_format.MessageToJson(
         event_message(event), preserving_proto_field_name=True, indent=None
     )
@@ -172,8 +172,8 @@ def rfc3339(value: datetime) -> str:
 
 def event_json(event: OutboxEvent) -> str:
     """The event in proto3 JSON (proto field names, int64 as strings, enums by name, zero
-    values omitted): the same object as ``event_json_reference``, ~8x cheaper, which
-    matters because every released event is published from the serving process."""
+    values omitted): the same object as ``event_json_reference``, several times cheaper,
+    which matters because every released event is published from the serving process."""
     body: dict[str, object] = {
         "sequence": str(event.sequence),
         "feedback_id": str(event.feedback_id),

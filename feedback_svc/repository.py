@@ -72,8 +72,8 @@ WITH inserted AS (
         " ON c.tenant_id = i.tenant_id AND c.request_id = i.request_id"
     )
 }"""  # noqa: S608 (constant fragments; values are $n parameters)
-# ... a single submission plain parameters: array encoding costs asyncpg ~5 isinstance
-# checks per element, more than the rest of the call.
+# ... a single submission plain parameters: asyncpg's array encoding costs more per
+# element than the rest of the call.
 INSERT_ONE_SQL = f"""
 WITH inserted AS (
     INSERT INTO feedback ({_INSERT_COLUMNS})

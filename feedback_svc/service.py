@@ -39,11 +39,10 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PULL = 1000
 MAX_PULL = 10_000
 CONFLICT_MESSAGE = "request_id was already used with a different payload"
-# Unary submissions in flight together share one INSERT (natural batching): per row that
-# halves PostgreSQL's and this process's CPU at 4 rows a statement and quarters it at 16.
-# One statement at a time gave the biggest batches and the lowest CPU and p99 per
-# submission at concurrency 16 and 64 (1: 716/s and 980/s; 2: 617/s and 940/s; 3: 620/s and
-# 762/s, same busy box); batch submissions are not queued behind it.
+# Unary submissions in flight together share one INSERT (natural batching), which costs
+# PostgreSQL and this process far less CPU per row. One statement at a time gives the
+# biggest batches and the lowest CPU and p99 per submission (bench/README.md, "Feedback
+# submission"); batch submissions are not queued behind it.
 INSERTS_IN_FLIGHT = 1
 # A unary submission on its way to the coalesced INSERT: the item, its sentiment (None:
 # pending) and the caller's trace context (stored with the outbox row).

@@ -30,7 +30,7 @@ RELEASE_LINGER_SECONDS = 0.005
 
 
 # One PUBLISH per event, all in one command: a pipeline of thousands of PUBLISH replies
-# costs redis-py ~80 us each to parse, a script call costs one reply.
+# costs redis-py a parse per reply, a script call costs one reply.
 PUBLISH_MANY_LUA = """
 for i = 2, #ARGV do redis.call('PUBLISH', ARGV[1], ARGV[i]) end
 return #ARGV - 1

@@ -99,7 +99,7 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         # A verified token is remembered until it expires: clients reuse one token for
-        # many calls, and checking the signature is ~65 us of a ~1 ms call.
+        # many calls, and checking the signature is a large part of a short call.
         cached = self._verified.get(token)
         if cached is not None:
             principal, expires_at = cached

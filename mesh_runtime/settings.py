@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # --- ingest --------------------------------------------------------------
     # Rows per ClickHouse write (pulled in 10,000-event pages): the sustained drain rate
     # was measured at this size (bench/README.md, "Ingest"); larger batches amortize the
-    # per-insert fixed cost further (20,000: ~15 % less CPU per row).
+    # per-insert fixed cost further.
     ingest_batch_size: int = 10_000
     ingest_flush_interval_seconds: float = 0.2
     ingest_poll_interval_seconds: float = 2.0

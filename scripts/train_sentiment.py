@@ -137,12 +137,12 @@ def main() -> None:
         def __init__(self) -> None:
             super().__init__()
             self.bert = AutoModel.from_pretrained(str(base))
-            # Keeping only the first layers trades a little accuracy for speed: all 6
-            # layers miss the 5 ms / 500 comments/s budget on one core, 5 meet it.
+            # Keeping only the first layers trades a little accuracy for speed: the
+            # per-comment CPU budget (bench/README.md, "Sentiment") decides how many.
             self.bert.encoder.layer = self.bert.encoder.layer[: args.layers]
             self.bert.config.num_hidden_layers = args.layers
-            # Frozen word embeddings: 11.7M of the 19M parameters, so training runs ~2x
-            # faster, and words absent from the small training sets keep their pretrained
+            # Frozen word embeddings: most of the parameters, so training runs faster,
+            # and words absent from the small training sets keep their pretrained
             # neighbourhoods (better transfer to unseen review domains).
             self.bert.embeddings.word_embeddings.weight.requires_grad_(False)
             self.drop = torch.nn.Dropout(0.1)
@@ -268,8 +268,8 @@ def export(
             ARGS.keep_dir.mkdir(parents=True, exist_ok=True)
             shutil.copy(fp32, ARGS.keep_dir / "model.fp32.onnx")
             torch.save(net.state_dict(), ARGS.keep_dir / "model.pt")
-        # Weights to int8 per channel, activations quantized on the fly: 4x smaller and
-        # ~2x faster on CPUs with VNNI, for a fraction of a point of accuracy. Then one
+        # Weights to int8 per channel, activations quantized on the fly: smaller and
+        # faster (most on CPUs with VNNI), for a fraction of a point of accuracy. Then one
         # activation scale per token instead of per tensor, so that a text's result does
         # not depend on its batch companions (scripts/quantize_per_token.py).
         per_tensor = Path(tmp) / "model.int8-per-tensor.onnx"
