@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from ingest_harness import Mesh, MeshFactory
@@ -14,6 +14,16 @@ from pydantic import SecretStr
 from ingest_svc.outbox_client import OutboxClient
 from mesh_runtime.embedded import EmbeddedValkey
 from mesh_runtime.net import free_port
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
+    """Returns once ``condition()`` holds (the caller then asserts it); a busy machine may
+    take much longer than an idle one, so no fixed sleep decides."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await condition() or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def wait_caught_up(mesh: Mesh, timeout: float = 30.0) -> None:
@@ -74,7 +84,12 @@ async def test_clickhouse_refusing_inserts(mesh: Mesh) -> None:
         await asyncio.to_thread(
             mesh.clickhouse.command, f"ALTER TABLE {table} ADD CONSTRAINT refuse CHECK 0"
         )
-        await asyncio.sleep(2.0)
+
+        async def refused() -> bool:
+            status = await mesh.status()
+            return "insert" in status.last_error and status.backlog > 0
+
+        await wait_until(refused)
         status = await mesh.status()
         assert "insert" in status.last_error and status.backlog > 0, status
         await asyncio.to_thread(
@@ -110,7 +125,11 @@ async def test_ack_lost_after_insert(mesh: Mesh) -> None:
     lossy = LossyOutbox(mesh.worker.outbox)
     mesh.worker.outbox = lossy
     async with mesh.submitting(per_second=150):
-        await asyncio.sleep(2.5)
+
+        async def acks_lost() -> bool:
+            return lossy.calls > 2
+
+        await wait_until(acks_lost)
         assert lossy.calls > 2
         # Rows were inserted but their events are still unacknowledged: re-pulled.
         assert (await mesh.status()).backlog > 0
