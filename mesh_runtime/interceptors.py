@@ -46,7 +46,7 @@ def status_for(error: DomainError) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-class MeshServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc: no hints
+class MeshServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, verifier: TokenVerifier, method_scopes: Mapping[str, str]) -> None:
         self._verifier = verifier
         self._method_scopes = dict(method_scopes)
