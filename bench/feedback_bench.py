@@ -182,7 +182,7 @@ async def measure(
                     concurrency,
                     args.duration,
                     meter=meter,
-                    cpu_note=(note := []),
+                    cpu_note=(note := list[str]()),
                 )
                 empty_rates[concurrency] = rate
                 results.append(
@@ -201,7 +201,7 @@ async def measure(
                         concurrency,
                         args.duration,
                         meter=meter,
-                        cpu_note=(note := []),
+                        cpu_note=(note := list[str]()),
                     )
                     share = rate / empty_rates[concurrency] * 100
                     versus = f", {rate / plain_rate * 100:.0f} % of without" if comment else ""
@@ -230,7 +230,7 @@ async def measure(
                 )
 
             rate, p50, p99, errors = await closed_loop(
-                batch_call, 4, args.duration, meter=meter, cpu_note=(note := []),
+                batch_call, 4, args.duration, meter=meter, cpu_note=(note := list[str]()),
                 units_per_call=500,
             )  # fmt: skip
             results.append(

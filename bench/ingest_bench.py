@@ -49,7 +49,7 @@ COMMENTS = ["", "", "", "great agent", "useless answer", "fine", "very helpful, 
 
 
 def request(rng: random.Random) -> feedback_pb2.SubmitFeedbackRequest:
-    kind = rng.choice([1, 2, 3, 4])
+    kind = rng.choice(list(feedback_pb2.FeedbackType.values())[1:])
     r = feedback_pb2.SubmitFeedbackRequest(
         request_id=uuid.uuid4().hex, feedback_type=kind, rating=rng.randint(1, 5),
         comment=rng.choice(COMMENTS), tags=rng.sample(["a", "b", "c", "d"], rng.randint(0, 2)),

@@ -20,6 +20,9 @@ from ingest_svc.schema import EVENT_COLUMNS, migrate_clickhouse
 from ingest_svc.writer import IngestStats, Writer
 from mesh_runtime.settings import Settings
 
+# The four feedback types, in enum order (1..4).
+_TYPES = list(feedback_pb2.FeedbackType.values())[1:]
+
 
 def make_events(count: int, first: int = 0) -> list[feedback_pb2.FeedbackEvent]:
     """``count`` events with sequences and feedback ids from ``first + 1``."""
@@ -28,7 +31,7 @@ def make_events(count: int, first: int = 0) -> list[feedback_pb2.FeedbackEvent]:
     for i in range(first, first + count):
         e = feedback_pb2.FeedbackEvent(
             sequence=i + 1, feedback_id=i + 1, tenant_id=f"t{i % 7}", user_id=f"u{i % 300}",
-            feedback_type=1 + i % 4, rating=1 + i % 5, tags=["a", "b"][: i % 3],
+            feedback_type=_TYPES[i % 4], rating=1 + i % 5, tags=["a", "b"][: i % 3],
         )  # fmt: skip
         e.execution_id, e.agent_id = (i + 1, 0) if e.feedback_type == 1 else (0, 0)
         e.created_at.FromDatetime(base + timedelta(seconds=97 * i))

@@ -20,7 +20,7 @@ from mesh_runtime.targets import ServiceTarget
 SENTIMENT_SERVICE = "feedbackmesh.sentiment.v1.SentimentService"
 
 
-def label_for(text: str) -> tuple[int, float]:
+def label_for(text: str) -> tuple[sentiment_pb2.SentimentLabel, float]:
     """The fake model: deterministic, so tests know the expected label of a comment."""
     lowered = text.lower()
     if "bad" in lowered or "terrible" in lowered:

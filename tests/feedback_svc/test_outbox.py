@@ -201,7 +201,7 @@ async def test_redis_down_never_fails_a_submission(
             assert submitted.feedback.sentiment_status == feedback_pb2.SENTIMENT_STATUS_SCORED
 
         async def failures_counted() -> bool:
-            return metrics.PUBLISH_FAILURES._value.get() >= failures_before + 3
+            return bool(metrics.PUBLISH_FAILURES._value.get() >= failures_before + 3)
 
         await wait_for(failures_counted)
         # The outbox still holds every event for the ingest side.
@@ -289,7 +289,7 @@ async def test_sentiment_stopped_midway_recovers(
         await asyncio.sleep(0.3)
         messages = subscriber.for_tenant(env.tenant)
         assert len(messages) == 6
-        assert sorted(m.get("sentiment") for m in messages) == [
+        assert sorted(str(m.get("sentiment")) for m in messages) == [
             *["SENTIMENT_LABEL_NEGATIVE"] * 5,
             "SENTIMENT_LABEL_POSITIVE",
         ]

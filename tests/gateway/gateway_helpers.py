@@ -105,7 +105,7 @@ class FakeFeedback(feedback_pb2_grpc.FeedbackServiceServicer):
 
     async def SubmitFeedback(
         self, request: feedback_pb2.SubmitFeedbackRequest, context: Any
-    ) -> feedback_pb2.SubmitFeedbackResponse:
+    ) -> feedback_pb2.Feedback:
         self.submit_calls += 1
         await context.abort(grpc.StatusCode.UNAVAILABLE, "database down")
         raise AssertionError("abort returned")

@@ -33,13 +33,15 @@ def config(descriptor_bytes: bytes) -> Json:
 
 def hcm(config: Json) -> Json:
     listener = config["static_resources"]["listeners"][0]
-    return listener["filter_chains"][0]["filters"][0]["typed_config"]
+    typed: Json = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    return typed
 
 
 def http_filter(config: Json, name: str) -> Json:
     for f in hcm(config)["http_filters"]:
         if f["name"] == name:
-            return f["typed_config"]
+            typed: Json = f["typed_config"]
+            return typed
     raise AssertionError(f"no {name}")
 
 

@@ -229,7 +229,7 @@ def test_cors_actual_request_and_foreign_origin(client: httpx.Client) -> None:
         headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
     )
     # Refused clearly: 403 with a JSON reason, not the transcoder's 404.
-    assert assert_json_error(foreign, 403)["message"].startswith("origin not allowed")
+    assert str(assert_json_error(foreign, 403)["message"]).startswith("origin not allowed")
     assert "access-control-allow-origin" not in foreign.headers
 
 

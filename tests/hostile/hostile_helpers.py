@@ -39,7 +39,7 @@ def http_violations(reply: httpx.Response) -> list[str]:
 def grpc_violations(error: grpc.RpcError) -> list[str]:
     """The fields of an INVALID_ARGUMENT's BadRequest detail."""
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     assert status is not None, "no google.rpc.Status in the trailers"
     fields = []
     for detail in status.details:

@@ -34,7 +34,7 @@ TAGS = ["speed", "accuracy", "ux", "billing", "latency", "tone"]
 
 
 def random_request(rng: random.Random) -> feedback_pb2.SubmitFeedbackRequest:
-    kind = rng.choice([1, 2, 3, 4])
+    kind = rng.choice(list(feedback_pb2.FeedbackType.values())[1:])
     request = feedback_pb2.SubmitFeedbackRequest(
         request_id=uuid.uuid4().hex,
         feedback_type=kind,
@@ -134,8 +134,10 @@ class Mesh:
 
     async def status(self) -> ingest_pb2.GetIngestStatusResponse:
         stub = ingest_pb2_grpc.IngestServiceStub(self.ingest_channel)
-        return await stub.GetIngestStatus(ingest_pb2.GetIngestStatusRequest(),
-                                          metadata=self.metadata())  # fmt: skip
+        status: ingest_pb2.GetIngestStatusResponse = await stub.GetIngestStatus(
+            ingest_pb2.GetIngestStatusRequest(), metadata=self.metadata()
+        )
+        return status
 
     async def wait_exact(self, timeout: float = 30.0) -> None:
         """Waits until ClickHouse holds what PostgreSQL holds, then asserts exactness."""

@@ -15,11 +15,15 @@ from prometheus_client import REGISTRY
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from feedbackmesh.sentiment.v1 import sentiment_pb2
 from ingest_svc import outbox_client as outbox_module
 from ingest_svc.events import convert
 from ingest_svc.repository import ClickHouseRepository, JournalEntry, new_token
 from ingest_svc.writer import IngestStats, Writer
 from mesh_runtime.auth import DEFAULT_USER_SCOPES
+
+# Positive, neutral, negative: enum values 1..3.
+_LABELS = list(sentiment_pb2.SentimentLabel.values())[1:]
 
 
 def make_events(tenant: str, count: int, first_id: int) -> list[feedback_pb2.FeedbackEvent]:
@@ -32,7 +36,7 @@ def make_events(tenant: str, count: int, first_id: int) -> list[feedback_pb2.Fee
             feedback_pb2.FeedbackEvent(
                 feedback_id=first_id + i, tenant_id=tenant, user_id=f"u{i % 5}",
                 feedback_type=feedback_pb2.FEEDBACK_TYPE_AGENT, agent_id=1 + i % 3,
-                rating=1 + i % 5, sentiment=1 + i % 3, sentiment_score=0.25,
+                rating=1 + i % 5, sentiment=_LABELS[i % 3], sentiment_score=0.25,
                 has_comment=True, tags=["x", f"t{i % 2}"], created_at=created,
                 released_at=created,
             )
@@ -84,7 +88,7 @@ async def test_ingest_events_is_idempotent_and_validates(mesh: Mesh) -> None:
 def test_poison_is_separated_not_blocking() -> None:
     events = make_events("p", 4, 1)
     events[1].rating = 0
-    events[2].feedback_type = 17
+    events[2].feedback_type = 17  # type: ignore[assignment]  # an unknown value, on purpose
     events[3].feedback_id = events[0].feedback_id  # a duplicate inside one batch
     rows, poisoned, _ = convert(events)
     assert rows.ids == [1]

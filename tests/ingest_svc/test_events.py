@@ -10,6 +10,7 @@ import pytest
 from test_direct import make_events
 
 from feedbackmesh.feedback.v1 import feedback_pb2
+from feedbackmesh.sentiment.v1 import sentiment_pb2
 from ingest_svc.events import convert, problems_of
 
 Breaker = Callable[[feedback_pb2.FeedbackEvent], None]
@@ -57,7 +58,8 @@ def test_each_rule_poisons_only_its_event(rule: str, position: int) -> None:
 
 def test_valid_batch_converts_every_field() -> None:
     events = make_events("tenant", 5, 10)
-    events[2].sentiment, events[2].has_comment, events[2].sentiment_score = 0, False, 0.9
+    events[2].sentiment = sentiment_pb2.SENTIMENT_LABEL_UNSPECIFIED
+    events[2].has_comment, events[2].sentiment_score = False, 0.9
     events[3].ClearField("released_at")
     rows, poisoned, sources = convert(events)
     assert poisoned == [] and sources == events

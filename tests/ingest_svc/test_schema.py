@@ -23,7 +23,7 @@ async def test_migrations_are_versioned_and_idempotent(settings: Settings) -> No
             "SELECT name, engine FROM system.tables WHERE database = {db:String}",
             parameters={"db": db},
         ).result_rows
-        engines = dict(tables)
+        engines: dict[str, str] = {name: engine for name, engine in tables}
         assert engines["feedback_events"] == "MergeTree"
         assert engines["feedback_hourly"] == "AggregatingMergeTree"
         assert engines["feedback_tags_hourly"] == "AggregatingMergeTree"

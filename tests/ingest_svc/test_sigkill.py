@@ -61,9 +61,10 @@ async def start_child(env: dict[str, str]) -> asyncio.subprocess.Process:
 async def rows_in_clickhouse(mesh: Mesh, port: int) -> ingest_pb2.GetIngestStatusResponse:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
-        return await stub.GetIngestStatus(
+        status: ingest_pb2.GetIngestStatusResponse = await stub.GetIngestStatus(
             ingest_pb2.GetIngestStatusRequest(), metadata=mesh.metadata()
         )
+    return status
 
 
 async def test_sigkill_mid_batch(mesh_factory: MeshFactory, tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_token_prints_only_a_verifiable_token() -> None:
     assert (principal.tenant_id, principal.user_id, principal.scopes) == (
         "acme",
         "u9",
-        {"feedback:read"},
+        frozenset({"feedback:read"}),
     )
 
 

@@ -68,9 +68,10 @@ async def analyze(
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = sentiment_pb2_grpc.SentimentServiceStub(channel)
         metadata = bearer_metadata(token) if token is not None else None
-        return await stub.AnalyzeSentiment(
+        response: sentiment_pb2.AnalyzeSentimentResponse = await stub.AnalyzeSentiment(
             sentiment_pb2.AnalyzeSentimentRequest(text=text), metadata=metadata, timeout=10
         )
+    return response
 
 
 async def health_status(channel: grpc.aio.Channel, service: str = "") -> int:

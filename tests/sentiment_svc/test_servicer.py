@@ -66,18 +66,18 @@ async def test_clear_examples_get_the_right_labels_and_batch_equals_singles(
         "BatchAnalyzeSentiment",
         sentiment_pb2.BatchAnalyzeSentimentRequest(texts=texts),
     )
-    assert [r.label for r in batch.results] == [s.label for s in singles]  # type: ignore[attr-defined]
+    assert [r.label for r in batch.results] == [s.label for s in singles]
     # The default model's scores are rounded from float32, whose last bits may differ
     # between batch shapes; lexicon analyzers are exact.
     tolerance = 2e-6 if analyzer_name == "default" else 1e-12
-    for from_batch, single in zip(batch.results, singles, strict=True):  # type: ignore[attr-defined]
+    for from_batch, single in zip(batch.results, singles, strict=True):
         assert abs(from_batch.score - single.score) <= tolerance
     info = await _stub_call(server, token, "GetModelInfo", sentiment_pb2.GetModelInfoRequest())
-    assert info.analyzer == singles[0].analyzer  # type: ignore[attr-defined]
+    assert info.analyzer == singles[0].analyzer
     if analyzer_name != "default":
-        assert info.analyzer == analyzer_name  # type: ignore[attr-defined]
-    assert info.max_text_chars == 10_000  # type: ignore[attr-defined]
-    assert info.max_batch_size == 1_000  # type: ignore[attr-defined]
+        assert info.analyzer == analyzer_name
+    assert info.max_text_chars == 10_000
+    assert info.max_batch_size == 1_000
 
 
 @pytest.mark.parametrize(

@@ -91,13 +91,13 @@ def test_each_rule_names_its_field(change: dict[str, Any], field: str) -> None:
     ],
 )
 def test_each_feedback_type_needs_its_own_target_and_no_other(
-    kind: str, target: str, value: object
+    kind: str, target: str, value: Any
 ) -> None:
     bare = replace(GOOD, feedback_type=kind, execution_id=0, agent_id=0, chat_session_id="")
     assert violated(bare) == {target: f"is required for feedback_type {kind}"}
     item = validate(replace(bare, **{target: value}), "tenant", "user")
     assert not isinstance(item, list) and getattr(item, target) == value
-    others = {"execution_id": 1, "agent_id": 1, "chat_session_id": "s"}
+    others: dict[str, Any] = {"execution_id": 1, "agent_id": 1, "chat_session_id": "s"}
     del others[target]
     crowded = replace(bare, **{target: value}, **others)
     assert set(violated(crowded)) == set(others)
