@@ -70,7 +70,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await wait_serving(port)
         proc = psutil.Process(server.pid)
-        settings = Settings(jwt_secret=SECRET)  # type: ignore[arg-type]
+        settings = Settings(jwt_secret=SECRET)
         token = mint_token(settings, tenant_id="bench", user_id="u", scopes=[SCOPE_SENTIMENT])
         metadata = (("authorization", f"Bearer {token}"),)
         singles = comments(args.data, args.singles)

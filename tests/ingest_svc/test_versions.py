@@ -51,7 +51,7 @@ async def test_announce_then_commit_brackets_the_rows(
     assert await _state(redis, keys, "b") == VersionState(0, version)
     await versions.commit({"a", "b"}, version)
     assert await _state(redis, keys, "a") == VersionState(version, version)
-    changes = []
+    changes: list[dict[str, int]] = []
     deadline = time.monotonic() + 10
     while not changes or "b" not in changes[-1]:
         assert time.monotonic() < deadline
