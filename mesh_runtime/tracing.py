@@ -5,7 +5,8 @@ Envoy assigns (``x-request-id``); both appear in every JSON log line (``mesh_run
 Spans are exported over OTLP only when ``FEEDBACKMESH_OTLP_ENDPOINT`` is set. Without it
 no OpenTelemetry span is made at all: a call parses the caller's ``traceparent`` (or draws
 a trace id), draws a span id and keeps the ids in one context variable, which is what
-log lines and peer calls read (the SDK's non-recording spans cost ~2x more per call).
+log lines and peer calls read (cheaper than the SDK's non-recording spans: the figures
+are in bench/README.md, "Tracing cost").
 """
 
 from __future__ import annotations
