@@ -214,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for path in write_gateway_dir(args.target, settings.cors_allowed_origins, out):
                 print(f"wrote {path}")
             return 0
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(
+            settings.log_level, settings.log_format, settings.log_repeat_interval_seconds
+        )
         if args.command == "serve":
             names = _expand_targets(args.targets)
             configure_tracing(settings, "feedbackmesh-" + "-".join(names))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,8 +36,47 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+class RepeatFilter(logging.Filter):
+    """Holds back repeats of a warning (or worse) from one line of code.
+
+    A loop that fails the same way every cycle (publishing while Redis is down, releasing
+    while PostgreSQL is down) would otherwise log a traceback each time. The first record
+    from a line passes; later ones within ``interval`` seconds are counted, not logged; the
+    first after that passes with ``repeats_suppressed`` (also added to its message).
+    """
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._interval = interval
+        self._clock = clock
+        # (logger, level, file, line) -> [when the last one passed, how many held back]
+        self._runs: dict[tuple[str, int, str, int], list[float]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or self._interval <= 0:
+            return True
+        key = (record.name, record.levelno, record.pathname, record.lineno)
+        now = self._clock()
+        run = self._runs.get(key)
+        if run is not None and now - run[0] < self._interval:
+            run[1] += 1
+            return False
+        self._runs[key] = [now, 0]
+        if run is not None and run[1]:
+            held_back = int(run[1])
+            record.repeats_suppressed = held_back
+            record.msg = (
+                f"{record.msg} ({held_back} more like this in the last "
+                f"{now - run[0]:.0f}s were not logged)"
+            )
+        return True
+
+
+def configure_logging(
+    level: str = "INFO", fmt: str = "json", repeat_interval: float = 60.0
+) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatFilter(repeat_interval))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -134,6 +134,19 @@ class Settings(BaseSettings):
     # --- logging -------------------------------------------------------------
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    # After the first of a run of warnings (or worse) from one line of code, the next are
+    # held back for this long and then summarized with their count; 0 logs every one.
+    log_repeat_interval_seconds: float = 60.0
+
+    # --- feedbackmesh up -----------------------------------------------------
+    # A child that misses its liveness probe (no answer within the timeout) this many
+    # times in a row is killed and restarted; probes run every interval.
+    up_liveness_interval_seconds: float = 3.0
+    up_liveness_timeout_seconds: float = 3.0
+    up_liveness_failures: int = 3
+    # Logs in data_dir/logs are rotated past this size, keeping this many old copies.
+    up_log_max_bytes: int = 20 * 1024 * 1024
+    up_log_backups: int = 3
 
     @field_validator("cors_allowed_origins", "metrics_tenants", mode="before")
     @classmethod
