@@ -141,8 +141,8 @@ class Settings(BaseSettings):
     # --- feedbackmesh up -----------------------------------------------------
     # A child that misses its liveness probe (no answer within the timeout) this many
     # times in a row is killed and restarted; probes run every interval.
-    up_liveness_interval_seconds: float = 3.0
-    up_liveness_timeout_seconds: float = 3.0
+    up_liveness_interval_seconds: float = 5.0
+    up_liveness_timeout_seconds: float = 5.0
     up_liveness_failures: int = 3
     # Logs in data_dir/logs are rotated past this size, keeping this many old copies.
     up_log_max_bytes: int = 20 * 1024 * 1024

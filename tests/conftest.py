@@ -9,7 +9,10 @@ its own Redis channel and its own chDB directory, so sessions run in parallel.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
@@ -30,18 +33,38 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
 
 
+@contextlib.contextmanager
+def traversable_tmp_dir(prefix: str = "feedbackmesh-test-") -> Iterator[Path]:
+    """A temporary directory outside pytest's base directory. As root, embedded PostgreSQL
+    runs as a system user who must traverse the path to its data, and every pytest session
+    (another engineer's too) resets the base directory to 0700."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_tmp_path() -> Iterator[Path]:
+    """``tmp_path`` for an embedded PostgreSQL's data (see ``traversable_tmp_dir``)."""
+    with traversable_tmp_dir() as path:
+        yield path
+
+
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     """URL of a PostgreSQL server's maintenance database."""
     configured = os.environ.get("FEEDBACKMESH_TEST_DATABASE_URL")
     if configured:
         yield libpq_url(configured)
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
-    try:
-        yield server.url("postgres")
-    finally:
-        server.stop()
+    with traversable_tmp_dir() as path:
+        server = EmbeddedPostgres(path / "pg")
+        try:
+            yield server.url("postgres")
+        finally:
+            server.stop()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

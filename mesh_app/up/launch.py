@@ -12,6 +12,7 @@ from gateway.config import render_envoy_config
 from gateway.descriptor import DescriptorError
 from gateway.envoy import start_envoy
 from mesh_app import registry
+from mesh_app.up.liveness import LivenessCheck
 from mesh_app.up.ports import PortPlan, ProcessSpec
 from mesh_app.up.stores import Stores, ignoring_sigint
 from mesh_app.up.supervisor import ManagedProcess, log_tail
@@ -83,7 +84,12 @@ def run_migrations(env: dict[str, str], log_path: Path) -> None:
 
 
 def envoy_process(
-    settings: Settings, plan: PortPlan, descriptor: Path | None, run_dir: Path, logs: Path
+    settings: Settings,
+    plan: PortPlan,
+    descriptor: Path | None,
+    run_dir: Path,
+    logs: Path,
+    liveness: LivenessCheck | None = None,
 ) -> ManagedProcess:
     """Renders data_dir/envoy/envoy.json (descriptor inlined) and wraps Envoy for supervision."""
     from gateway import DEFAULT_DESCRIPTOR
@@ -109,4 +115,4 @@ def envoy_process(
         with ignoring_sigint():
             return start_envoy(config, log)
 
-    return ManagedProcess("envoy", launch, log, run_dir)
+    return ManagedProcess("envoy", launch, log, run_dir, liveness=liveness)

@@ -3,16 +3,15 @@ the foreground until Ctrl-C or SIGTERM, then stopped in order (services drain fi
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO
 
 from gateway.envoy import EnvoyError
 from mesh_app import registry
@@ -24,16 +23,17 @@ from mesh_app.up.launch import (
     run_migrations,
     service_env,
 )
+from mesh_app.up.liveness import LivenessCheck, LivenessPolicy, Probe, grpc_probe, http_probe
+from mesh_app.up.logrotate import LogRotation
 from mesh_app.up.ports import PortPlan, busy_ports, plan_ports, port_in_use_message
 from mesh_app.up.readiness import HealthProbe, http_ok, service_name, unhealthy_clusters
-from mesh_app.up.stores import Stores, start_stores
+from mesh_app.up.rundir import DataDirBusy, lock_data_dir, reap_stale, write_status
+from mesh_app.up.stores import StoreError, Stores, StoreSupervision, start_stores
 from mesh_app.up.supervisor import (
     ManagedProcess,
     log_tail,
-    reap_stale,
     service_launcher,
     stop_all,
-    write_status,
 )
 from mesh_runtime.resources import is_embedded_clickhouse
 from mesh_runtime.settings import Settings
@@ -57,6 +57,12 @@ class UpOptions:
 
 
 def run_up(settings: Settings, options: UpOptions) -> int:
+    # A pipe or a file would otherwise hold `up`'s messages (a restart report, the banner)
+    # in a block buffer until exit.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
     if settings.log_level.upper() != "DEBUG":
         # `up` talks to its user with print(); library INFO chatter (embedded PostgreSQL
         # narrates every pg_ctl call) would bury that. The services log to their files.
@@ -66,10 +72,10 @@ def run_up(settings: Settings, options: UpOptions) -> int:
     for directory in (run_dir, logs_dir):
         directory.mkdir(parents=True, exist_ok=True)
     try:
-        lock = _lock_data_dir(run_dir / "up.lock", data_dir)
-    except UpError as exc:
+        lock = lock_data_dir(run_dir / "up.lock", data_dir)
+    except DataDirBusy as exc:
         print(f"feedbackmesh up: {exc}", file=sys.stderr)
-        return exc.code
+        return 2
     reaped = reap_stale(run_dir / "status.json")
     if reaped:
         print(f"feedbackmesh up: stopped processes left by a previous run: {reaped}", flush=True)
@@ -113,6 +119,14 @@ class _Mesh:
         self.envoy: ManagedProcess | None = None
         self._last_pids: list[int | None] = []
         self._ready = False
+        self._probes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="up-liveness")
+        self._liveness = LivenessPolicy(
+            interval=settings.up_liveness_interval_seconds,
+            timeout=settings.up_liveness_timeout_seconds,
+            failures=settings.up_liveness_failures,
+            startup_grace=options.timeout,
+        )
+        self._rotation = LogRotation(logs, settings.up_log_max_bytes, settings.up_log_backups)
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, _raise_shutdown) for sig in _SIGNALS}
@@ -121,9 +135,9 @@ class _Mesh:
             self._supervise()
         except Shutdown:
             print("\nfeedbackmesh up: stopping (services drain first) ...", flush=True)
-        except UpError as exc:
+        except (UpError, StoreError) as exc:
             print(f"feedbackmesh up: {exc}", file=sys.stderr, flush=True)
-            return exc.code
+            return exc.code if isinstance(exc, UpError) else 1
         finally:
             # A second Ctrl-C must not interrupt the ordered stop half-way.
             for sig in _SIGNALS:
@@ -136,19 +150,33 @@ class _Mesh:
 
     # --- start ---------------------------------------------------------------------------
     def _start(self) -> None:
-        self.stores = start_stores(
-            self.settings, self.settings.data_dir, valkey_port=self.plan.valkey
+        supervision = StoreSupervision(
+            self.settings.data_dir,
+            self.logs,
+            self.run_dir,
+            self._liveness,
+            self._probes,
+            self.options.timeout,
         )
+        self.stores = start_stores(self.settings, supervision, valkey_port=self.plan.valkey)
         base_env = mesh_env(self.settings, self.plan, self.stores)
         run_migrations(base_env, self.logs / "migrate.log")
         for spec in self.plan.processes:
             log = self.logs / f"{spec.name}.log"
             launch = service_launcher(spec, service_env(base_env, spec), log)
-            self.services.append(ManagedProcess(spec.name, launch, log, self.run_dir, spec=spec))
+            liveness = self._check(grpc_probe(f"127.0.0.1:{spec.grpc_port}"))
+            self.services.append(
+                ManagedProcess(spec.name, launch, log, self.run_dir, spec=spec, liveness=liveness)
+            )
         for proc in self.services:
             proc.start()
         self.envoy = envoy_process(
-            self.settings, self.plan, self.options.descriptor, self.run_dir, self.logs
+            self.settings,
+            self.plan,
+            self.options.descriptor,
+            self.run_dir,
+            self.logs,
+            liveness=self._check(http_probe(f"http://127.0.0.1:{self.plan.admin}/ready")),
         )
         try:
             self.envoy.start()
@@ -160,6 +188,9 @@ class _Mesh:
             raise UpError(self._not_ready_message(waiting))
         self._write_status(ready=True)
         banner.print_ready(self.settings, self.plan, self.stores, self.services)
+
+    def _check(self, probe: Probe) -> LivenessCheck:
+        return LivenessCheck(probe, self._liveness, self._probes)
 
     # --- readiness ------------------------------------------------------------------------
     def _wait_ready(self) -> list[tuple[str, Path | None]]:
@@ -218,9 +249,11 @@ class _Mesh:
             time.sleep(POLL_SECONDS)
 
     def _check_processes(self) -> None:
-        procs = [*self.services, *([self.envoy] if self.envoy else [])]
+        stores = self.stores.processes if self.stores else []
+        procs = [*stores, *self.services, *([self.envoy] if self.envoy else [])]
         for proc in procs:
             proc.check()
+        self._rotation.check()
         pids = [proc.pid for proc in procs]
         if pids != self._last_pids:
             self._last_pids = pids
@@ -240,10 +273,13 @@ class _Mesh:
             "embedded": self.stores.embedded,
             "processes": {proc.name: proc.status() for proc in self.services},
             "envoy": self.envoy.status() if self.envoy else None,
+            "stores": self.stores.status(),
         }
         if "postgres" in self.stores.embedded:
             # Passwordless Unix-socket URL: handy for psql and the acceptance test.
             status["database_url"] = self.stores.database_url
+        if "redis" in self.stores.embedded:
+            status["redis_url"] = self.stores.redis_url
         write_status(status_path, status)
 
     # --- stop -----------------------------------------------------------------------------
@@ -254,6 +290,7 @@ class _Mesh:
             stop_all([self.envoy], timeout=5.0)
         if self.stores is not None:
             self.stores.stop()
+        self._probes.shutdown(wait=False, cancel_futures=True)
         (self.run_dir / "status.json").unlink(missing_ok=True)
 
 
@@ -262,23 +299,3 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
     raise Shutdown(signum)
-
-
-def _lock_data_dir(path: Path, data_dir: Path) -> IO[str]:
-    """One `up` per data directory: two would fight over PostgreSQL, Valkey and chDB."""
-    handle = path.open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "?"
-        handle.close()
-        raise UpError(
-            f"another `feedbackmesh up` (pid {holder}) is using {data_dir}; stop it first "
-            "or pass --data-dir",
-            code=2,
-        ) from None
-    handle.truncate(0)
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle

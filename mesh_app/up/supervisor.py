@@ -1,14 +1,15 @@
-"""Service processes under ``feedbackmesh up``: start, watch, restart with backoff, stop.
+"""Processes under ``feedbackmesh up`` (services, Envoy, embedded PostgreSQL and Valkey):
+start, watch, restart with backoff, stop.
 
 Like an orchestrator, a process that dies is reported and started again after an
 exponentially growing delay (1 s, 2 s, 4 s ... 30 s), so a crash loop does not spin the
-CPU; a process that stayed up for a while starts again from the shortest delay.
+CPU; a process that stayed up for a while starts again from the shortest delay. A process
+that stops answering its liveness probe (see liveness.py) is killed and restarted the same
+way.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 import signal
@@ -19,7 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mesh_app.up.child import exec_argv
+from mesh_app.up.liveness import LivenessCheck
 from mesh_app.up.ports import ProcessSpec
+from mesh_runtime.embedded import ServerCommand
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +71,24 @@ def service_launcher(spec: ProcessSpec, env: Mapping[str, str], log_path: Path) 
     return launch
 
 
+def server_launcher(command: ServerCommand, stop_signal: signal.Signals, log_path: Path) -> Launch:
+    """Starts a server binary (embedded PostgreSQL, Valkey) that dies with ``up``."""
+
+    def launch() -> subprocess.Popen[bytes]:
+        argv = exec_argv(os.getpid(), stop_signal, command.user, command.argv)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            return subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    return launch
+
+
 class ManagedProcess:
     """A process `up` keeps running: restarted with :class:`Backoff` when it exits."""
 
@@ -79,6 +101,8 @@ class ManagedProcess:
         *,
         spec: ProcessSpec | None = None,
         backoff: Backoff | None = None,
+        liveness: LivenessCheck | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
         report: Callable[[str], None] = print,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -87,6 +111,8 @@ class ManagedProcess:
         self.log_path = log_path
         self.pid_path = run_dir / f"{name}.pid"
         self.backoff = backoff or Backoff()
+        self.liveness = liveness
+        self.stop_signal = stop_signal
         self.restarts = 0
         self._launch = launch
         self._report = report
@@ -94,6 +120,7 @@ class ManagedProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
         self._restart_at: float | None = None
+        self._killed_because: str | None = None
 
     @property
     def pid(self) -> int | None:
@@ -103,6 +130,9 @@ class ManagedProcess:
         self._proc = self._launch()
         self._started_at = self._clock()
         self._restart_at = None
+        self._killed_because = None
+        if self.liveness is not None:
+            self.liveness.restart(self._started_at)
         self.pid_path.write_text(f"{self._proc.pid}\n", encoding="utf-8")
         logger.info("started %s pid=%d", self.name, self._proc.pid)
 
@@ -114,23 +144,39 @@ class ManagedProcess:
                 self.restarts += 1
                 self.start()
             return
-        if self._proc is None or self._proc.poll() is None:
+        if self._proc is None:
             return
+        if self._proc.poll() is None:
+            if self.liveness is None or not self.liveness.due(now):
+                return
+            self._kill_unresponsive(self.liveness)
         code = self._proc.returncode
         delay = self.backoff.next_delay(now - self._started_at)
         self._restart_at = now + delay
         self.pid_path.unlink(missing_ok=True)
         how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+        how = self._killed_because or how
         self._report(
             f"feedbackmesh up: {self.name} (pid {self._proc.pid}) {how}; "
             f"restarting in {delay:g}s (log: {self.log_path})"
         )
 
+    def _kill_unresponsive(self, liveness: LivenessCheck) -> None:
+        """SIGKILL reaches a stopped or hung process too; reaped at once, so the restart
+        follows the usual path."""
+        assert self._proc is not None
+        self._killed_because = (
+            f"did not answer its health check {liveness.misses} times in a row "
+            f"({liveness.policy.timeout:g}s each), so up killed it"
+        )
+        self._proc.kill()
+        self._proc.wait()
+
     def terminate(self) -> None:
-        """SIGTERM: a service turns NOT_SERVING, drains, then exits."""
+        """The stop signal (SIGTERM: a service turns NOT_SERVING, drains, then exits)."""
         self._restart_at = None
         if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)
+            self._proc.send_signal(self.stop_signal)
 
     def wait(self, deadline: float) -> None:
         """Wait for the exit until ``deadline`` (monotonic), then SIGKILL."""
@@ -163,39 +209,6 @@ def stop_all(processes: list[ManagedProcess], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for proc in processes:
         proc.wait(deadline)
-
-
-def write_status(path: Path, status: Mapping[str, object]) -> None:
-    """Atomically replace ``path``: a reader never sees half a file."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def reap_stale(status_path: Path) -> list[int]:
-    """Stop what a previous `up` left running (it was SIGKILLed: no clean stop ran), so its
-    Envoy does not keep the gateway port. Only pids whose command line is still Envoy or
-    feedbackmesh are touched: a recycled pid belongs to someone else."""
-    try:
-        status = json.loads(status_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    entries = [*dict(status.get("processes") or {}).values(), status.get("envoy") or {}]
-    reaped = []
-    for entry in entries:
-        pid = entry.get("pid") if isinstance(entry, dict) else None
-        if not isinstance(pid, int):
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"envoy" in cmdline or b"feedbackmesh" in cmdline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-                reaped.append(pid)
-    status_path.unlink(missing_ok=True)
-    return reaped
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

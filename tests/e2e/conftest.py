@@ -6,12 +6,10 @@ otherwise ``up`` starts its embedded ones; ClickHouse is always embedded chDB.""
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import subprocess
+import shutil
 import sys
-import time
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,78 +17,39 @@ import pytest
 # --import-mode=importlib puts no test directory on sys.path; the helpers sit next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e_helpers import (
-    Mesh,
-    drop_database,
-    find_free_base_port,
-    mesh_env,
-    read_status,
-)
-
-START_TIMEOUT_SECONDS = 180.0
-STOP_TIMEOUT_SECONDS = 45.0
+from e2e_helpers import Mesh, drop_database, mesh_env, running_up
 
 
 @pytest.fixture(scope="module")
 def mesh(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Mesh]:
-    data_dir = tmp_path_factory.mktemp("mesh")
     env, admin_url, database = mesh_env()
     # A test module's MESH_ENV (e.g. JSON logs) goes on top of the test environment.
     env.update(getattr(request.module, "MESH_ENV", {}))
-    base = find_free_base_port()
-    output = data_dir / "up.out"
-    command = [sys.executable, "-m", "mesh_app.cli", "up", "--data-dir", str(data_dir)]
-    command += ["--base-port", str(base), "--timeout", str(START_TIMEOUT_SECONDS - 20)]
-    with output.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        status = _wait_ready(proc, data_dir, output)
-        db_url = env.get("FEEDBACKMESH_DATABASE_URL") or str(status["database_url"])
-        yield Mesh(
-            data_dir=data_dir,
-            gateway=str(status["gateway_url"]),
-            admin=str(status["envoy_admin_url"]),
-            database_url=db_url,
-            proc=proc,
-        )
+        with running_up(tmp_path_factory.mktemp("mesh"), env) as started:
+            yield started
     finally:
-        _stop(proc, data_dir)
         if admin_url and database:
             drop_database(admin_url, database)
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], data_dir: Path, output: Path) -> dict[str, object]:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"`feedbackmesh up` exited with {proc.returncode}:\n{output.read_text()}")
-        status = read_status(data_dir)
-        if status.get("ready"):
-            return status
-        time.sleep(0.25)
-    pytest.fail(f"`feedbackmesh up` not ready in {START_TIMEOUT_SECONDS}s:\n{output.read_text()}")
+@pytest.fixture(scope="module")
+def start_up(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[dict[str, str]], Mesh]]:
+    """``start_up(env)``: another `up` with the environment a test module chooses, in a
+    fresh data directory; stopped at the end of the module.
 
+    Not under pytest's base directory: as root, `up` runs its embedded PostgreSQL as a
+    system user who must traverse the path, and every pytest session resets that
+    directory to 0700."""
+    with contextlib.ExitStack() as stack:
 
-def _stop(proc: subprocess.Popen[bytes], data_dir: Path) -> None:
-    """SIGTERM (the clean stop under test); if `up` hangs, kill it and whatever it started."""
-    pids = _all_pids(data_dir)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        def start(env: dict[str, str]) -> Mesh:
+            data_dir = Path(tempfile.mkdtemp(prefix="feedbackmesh-e2e-"))
+            stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
+            return stack.enter_context(running_up(data_dir, env))
 
-
-def _all_pids(data_dir: Path) -> list[int]:
-    status = read_status(data_dir)
-    procs = dict(status.get("processes") or {})
-    entries = [*procs.values(), status.get("envoy") or {}]
-    return [int(e["pid"]) for e in entries if isinstance(e, dict) and e.get("pid")]
+        yield start

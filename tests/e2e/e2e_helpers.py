@@ -9,10 +9,13 @@ import json
 import os
 import queue
 import random
+import signal
 import subprocess
+import sys
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +26,9 @@ import httpx
 
 from mesh_app.up.ports import port_in_use
 from mesh_runtime.postgres import libpq_url, with_database
+
+START_TIMEOUT_SECONDS = 180.0
+STOP_TIMEOUT_SECONDS = 45.0
 
 
 @dataclass
@@ -67,8 +73,9 @@ _CHOSEN_HERE = {
 }
 
 
-def mesh_env() -> tuple[dict[str, str], str | None, str | None]:
-    """The environment `up` runs with; returns (env, admin URL, database created)."""
+def mesh_env(*, embedded: bool = False) -> tuple[dict[str, str], str | None, str | None]:
+    """The environment `up` runs with; returns (env, admin URL, database created).
+    ``embedded``: `up` starts its own PostgreSQL and Valkey whatever the harness has."""
     # The developer's FEEDBACKMESH_* knobs (analyzer, JWT secret ...) pass through, as they
     # would to a real `up`; storage, ports and addresses are this fixture's to choose.
     env = {
@@ -88,6 +95,8 @@ def mesh_env() -> tuple[dict[str, str], str | None, str | None]:
         FEEDBACKMESH_DRAIN_GRACE_SECONDS="3",
     )
     admin_url = database = None
+    if embedded:
+        return env, admin_url, database
     configured_db = os.environ.get("FEEDBACKMESH_TEST_DATABASE_URL")
     if configured_db:
         admin_url = configured_db
@@ -98,6 +107,76 @@ def mesh_env() -> tuple[dict[str, str], str | None, str | None]:
         env["FEEDBACKMESH_REDIS_URL"] = configured_redis
         env["FEEDBACKMESH_REDIS_CHANNEL"] = f"feedback.submitted.e2e-{uuid.uuid4().hex[:8]}"
     return env, admin_url, database
+
+
+@contextlib.contextmanager
+def running_up(data_dir: Path, env: dict[str, str]) -> Iterator[Mesh]:
+    """`feedbackmesh up` on free ports in ``data_dir``, its output in data_dir/up.out;
+    stopped with SIGTERM at the end."""
+    base = find_free_base_port()
+    output = data_dir / "up.out"
+    command = [sys.executable, "-m", "mesh_app.cli", "up", "--data-dir", str(data_dir)]
+    command += ["--base-port", str(base), "--timeout", str(START_TIMEOUT_SECONDS - 20)]
+    with output.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        status = wait_ready(proc, data_dir)
+        db_url = env.get("FEEDBACKMESH_DATABASE_URL") or str(status["database_url"])
+        yield Mesh(
+            data_dir=data_dir,
+            gateway=str(status["gateway_url"]),
+            admin=str(status["envoy_admin_url"]),
+            database_url=db_url,
+            proc=proc,
+        )
+    finally:
+        stop_up(proc, data_dir)
+
+
+def wait_ready(proc: subprocess.Popen[bytes], data_dir: Path) -> dict[str, Any]:
+    output = data_dir / "up.out"
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"`feedbackmesh up` exited with {proc.returncode}:\n{output.read_text()}"
+            )
+        status = read_status(data_dir)
+        if status.get("ready"):
+            return status
+        time.sleep(0.25)
+    raise AssertionError(
+        f"`feedbackmesh up` not ready in {START_TIMEOUT_SECONDS}s:\n{output.read_text()}"
+    )
+
+
+def stop_up(proc: subprocess.Popen[bytes], data_dir: Path) -> None:
+    """SIGTERM (the clean stop under test); if `up` hangs, kill it and whatever it started."""
+    pids = all_pids(data_dir)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pid in pids.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def all_pids(data_dir: Path) -> dict[str, int]:
+    """Every child of `up` by name (services, envoy, embedded postgres and valkey)."""
+    status = read_status(data_dir)
+    entries = {
+        **dict(status.get("processes") or {}),
+        **dict(status.get("stores") or {}),
+        "envoy": status.get("envoy") or {},
+    }
+    return {
+        name: int(e["pid"]) for name, e in entries.items() if isinstance(e, dict) and e.get("pid")
+    }
 
 
 def read_status(data_dir: Path) -> dict[str, Any]:

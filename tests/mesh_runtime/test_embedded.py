@@ -20,8 +20,10 @@ def test_socket_url_keeps_the_socket_directory() -> None:
     assert socket_url("postgresql://u:pw@db:5433/app") == "postgresql://u:pw@db:5433/app"
 
 
-async def test_embedded_postgres_serves_and_keeps_data_across_restarts(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
+async def test_embedded_postgres_serves_and_keeps_data_across_restarts(
+    postgres_tmp_path: Path,
+) -> None:
+    data_dir = postgres_tmp_path / "pg"
     server = EmbeddedPostgres(data_dir)
     dsn = server.url()
     conn = await asyncpg.connect(dsn)

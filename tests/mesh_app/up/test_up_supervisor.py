@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from mesh_app.up.supervisor import Backoff, ManagedProcess, reap_stale
+from mesh_app.up.rundir import reap_stale
+from mesh_app.up.supervisor import Backoff, ManagedProcess
 
 
 def test_backoff_doubles_from_one_second_up_to_thirty() -> None:
