@@ -188,13 +188,23 @@ def read_status(data_dir: Path) -> dict[str, Any]:
 
 
 def find_free_base_port(span: int = 11) -> int:
-    """A base port with BASE..BASE+span-1 all free (`up --base-port` uses 11 ports)."""
+    """A base port with BASE..BASE+span-1 all free (`up --base-port` uses 11 ports), below
+    the kernel's ephemeral range: a port free now but in that range may be taken by any
+    outgoing connection before a restarted service binds it again."""
     rng = random.Random()
+    top = min(40_000, _ephemeral_low()) - span
     for _ in range(200):
-        base = rng.randrange(20_000, 40_000)
+        base = rng.randrange(20_000, top)
         if not any(port_in_use("127.0.0.1", base + i) for i in range(span)):
             return base
     raise RuntimeError("no free port range found")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 def create_database(server_url: str, name: str) -> str:
