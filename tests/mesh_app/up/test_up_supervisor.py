@@ -97,6 +97,11 @@ def test_reap_stale_kills_only_what_a_dead_up_left(tmp_path: Path) -> None:
     path = tmp_path / "status.json"
     path.write_text(json.dumps(status))
     try:
+        for proc in (ours, other):  # until both have exec'd (a busy machine takes a while)
+            deadline = time.monotonic() + 30
+            while b"time.sleep" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
         assert reap_stale(path) == [ours.pid]
         assert ours.wait(timeout=10) == -signal.SIGKILL
         assert other.poll() is None
