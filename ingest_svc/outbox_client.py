@@ -27,7 +27,7 @@ class OutboxClient:
         self._resources = resources
         self._address = address
 
-    def _stub(self) -> feedback_pb2_grpc.FeedbackServiceStub:
+    def _stub(self) -> feedback_pb2_grpc.FeedbackServiceAsyncStub:
         return feedback_pb2_grpc.FeedbackServiceStub(self._resources.channel(self._address))
 
     async def pull(

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import any_pb2
@@ -56,9 +56,11 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
         if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
@@ -82,7 +84,9 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream is not None:
             call = _Call(self._verifier, method, scope, metrics.SERVER_STREAM)
             return grpc.unary_stream_rpc_method_handler(
-                call.wrap_stream(handler.unary_stream),
+                # grpc's stubs type handlers as sync; the aio server's stream handlers
+                # are async generators.
+                call.wrap_stream(cast(Callable[..., AsyncIterator[Any]], handler.unary_stream)),
                 request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -1,0 +1,282 @@
+"""The client's calls, written once in aio.py: ``AsyncFeedbackMeshClient`` (asyncio) and
+``FeedbackMeshClient`` (blocking, in sync.py, which ``python scripts/generate.py`` derives
+from aio.py by dropping ``async``/``await`` and renaming each Async twin to its Sync one).
+
+A blocking client is safe to share between threads; an asyncio client belongs to one event
+loop. Either holds one channel per distinct address: close it (``with`` / ``close()``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from collections.abc import AsyncIterator, Iterable, Sequence
+from types import TracebackType
+from typing import TypeVar, Unpack
+
+import grpc
+
+from feedbackmesh.analytics.v1 import analytics_pb2, analytics_pb2_grpc
+from feedbackmesh.client.arguments import (
+    AnalyticsExportFilters,
+    AnalyticsFilters,
+    AnalyticsView,
+    ExportFormat,
+    FeedbackFilters,
+    SentimentAnalyticsFilters,
+    SubmitFields,
+    UsageFilters,
+    fields_of,
+    submission,
+)
+from feedbackmesh.client.batcher import AsyncBatcher, Ledger
+from feedbackmesh.client.batching import MAX_BATCH_ITEMS, batches, carry_request_ids, item_results
+from feedbackmesh.client.channels import AsyncChannel, AsyncInterceptor, AsyncUnary, Service
+from feedbackmesh.client.core import ClientCore, ClientOptions, async_sleep
+from feedbackmesh.client.errors import BatchSubmitError, RpcError
+from feedbackmesh.client.export import Destination, TrailerCheck, output
+from feedbackmesh.client.results import BatchItemResult, ExportResult
+from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
+from feedbackmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+class AsyncFeedbackMeshClient:
+    """A client of ``target`` (one address for every service, e.g. the gateway's
+    ``host:8080``); ``ClientOptions`` lists the keyword options, ``interceptors`` takes
+    gRPC client interceptors (``grpc.aio`` ones for the asyncio client)."""
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        interceptors: Sequence[AsyncInterceptor] = (),
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        self._core = ClientCore(target, options)
+        self._interceptors = tuple(interceptors)
+        self._channels: dict[str, AsyncChannel] = {}
+
+    # --- feedback --------------------------------------------------------------------
+
+    async def submit(
+        self, *, timeout: float | None = None, **fields: Unpack[SubmitFields]
+    ) -> feedback_pb2.Feedback:
+        """Submits one feedback; returns it as stored (the original on a repeat). Without
+        ``request_id`` one is created here, and every retry sends that same one."""
+        request = submission(fields)
+        rpc = self._feedback.SubmitFeedback
+        return await self._call(rpc, request, timeout, idempotent=bool(request.request_id))
+
+    async def batch_submit(
+        self,
+        items: Iterable[SubmitFields | feedback_pb2.SubmitFeedbackRequest],
+        *,
+        timeout: float | None = None,
+    ) -> builtins.list[BatchItemResult]:
+        """Submits any number of feedback in RPC-sized batches; one result per item, in
+        input order. An RPC that fails for good raises ``BatchSubmitError``."""
+        requests = [submission(item) for item in items]
+        results: builtins.list[BatchItemResult] = []
+        for start, sent in batches(requests):
+            batch = feedback_pb2.BatchSubmitFeedbackRequest(requests=sent)
+            rpc = self._feedback.BatchSubmitFeedback
+            try:
+                response = await self._call(rpc, batch, timeout, idempotent=carry_request_ids(sent))
+            except RpcError as error:
+                raise BatchSubmitError(error, results, requests[start:]) from error
+            results += item_results(start, sent, response)
+        return results
+
+    def batcher(
+        self, *, max_batch: int = MAX_BATCH_ITEMS, max_pending: int = 10_000, linger: float = 0.2
+    ) -> AsyncBatcher:
+        """A background batcher (see ``feedbackmesh.client.batcher``); leaving its context
+        manager, or ``close()``, flushes and stops it."""
+        return AsyncBatcher(self.batch_submit, Ledger(max_batch, max_pending, linger))
+
+    async def get(self, feedback_id: int, *, timeout: float | None = None) -> feedback_pb2.Feedback:
+        request = feedback_pb2.GetFeedbackRequest(id=feedback_id)
+        return await self._call(self._feedback.GetFeedback, request, timeout)
+
+    async def list(
+        self,
+        *,
+        page_size: int = 500,
+        timeout: float | None = None,
+        **filters: Unpack[FeedbackFilters],
+    ) -> AsyncIterator[feedback_pb2.Feedback]:
+        """Every matching feedback, newest first, fetching page after page as iterated."""
+        request = feedback_pb2.ListFeedbackRequest(page_size=page_size, **fields_of(filters))
+        while True:
+            page = await self._call(self._feedback.ListFeedback, request, timeout)
+            for feedback in page.feedback:
+                yield feedback
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    async def export(
+        self,
+        destination: Destination,
+        *,
+        format: ExportFormat = "csv",
+        timeout: float | None = None,
+        **filters: Unpack[FeedbackFilters],
+    ) -> ExportResult:
+        """Streams an export into a file object or a path; raises
+        ``ExportIncompleteError`` (a path then is not written) unless the row-count
+        trailer matches the rows received."""
+        check = TrailerCheck(format)
+        with output(destination) as out:
+            async for chunk in self._export_stream(check, format, timeout, filters):
+                out.write(chunk)
+            return check.finish()
+
+    async def export_chunks(
+        self,
+        *,
+        format: ExportFormat = "csv",
+        timeout: float | None = None,
+        **filters: Unpack[FeedbackFilters],
+    ) -> AsyncIterator[bytes]:
+        """The export's bytes as they arrive; after the last chunk, raises
+        ``ExportIncompleteError`` if the trailer does not match."""
+        check = TrailerCheck(format)
+        async for chunk in self._export_stream(check, format, timeout, filters):
+            yield chunk
+        check.finish()
+
+    # --- analytics, sentiment, ingest ---------------------------------------------------
+
+    async def ratings_analytics(
+        self, *, timeout: float | None = None, **filters: Unpack[AnalyticsFilters]
+    ) -> analytics_pb2.GetRatingsAnalyticsResponse:
+        request = analytics_pb2.GetRatingsAnalyticsRequest(**fields_of(filters))
+        return await self._call(self._analytics.GetRatingsAnalytics, request, timeout)
+
+    async def sentiment_analytics(
+        self, *, timeout: float | None = None, **filters: Unpack[SentimentAnalyticsFilters]
+    ) -> analytics_pb2.GetSentimentAnalyticsResponse:
+        request = analytics_pb2.GetSentimentAnalyticsRequest(**fields_of(filters))
+        return await self._call(self._analytics.GetSentimentAnalytics, request, timeout)
+
+    async def usage_trends(
+        self, *, timeout: float | None = None, **filters: Unpack[UsageFilters]
+    ) -> analytics_pb2.GetUsageTrendsResponse:
+        request = analytics_pb2.GetUsageTrendsRequest(**fields_of(filters))
+        return await self._call(self._analytics.GetUsageTrends, request, timeout)
+
+    async def export_analytics(
+        self,
+        view: AnalyticsView,
+        *,
+        timeout: float | None = None,
+        **filters: Unpack[AnalyticsExportFilters],
+    ) -> bytes:
+        """One analytics view as CSV."""
+        request = analytics_pb2.ExportAnalyticsRequest(view=view, **fields_of(filters))
+        body = await self._call(self._analytics.ExportAnalytics, request, timeout)
+        data: bytes = body.data
+        return data
+
+    async def analyze_sentiment(
+        self, text: str, *, timeout: float | None = None
+    ) -> sentiment_pb2.AnalyzeSentimentResponse:
+        request = sentiment_pb2.AnalyzeSentimentRequest(text=text)
+        return await self._call(self._sentiment.AnalyzeSentiment, request, timeout)
+
+    async def ingest_status(
+        self, *, timeout: float | None = None
+    ) -> ingest_pb2.GetIngestStatusResponse:
+        request = ingest_pb2.GetIngestStatusRequest()
+        return await self._call(self._ingest.GetIngestStatus, request, timeout)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def close(self) -> None:
+        channels = builtins.list(self._channels.values())
+        self._channels.clear()
+        for channel in channels:
+            await channel.close()
+
+    async def __aenter__(self) -> AsyncFeedbackMeshClient:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _channel(self, service: Service) -> AsyncChannel:
+        address = self._core.address(service)
+        if address not in self._channels:
+            settings = self._core.channel_settings
+            self._channels[address] = settings.async_channel(address, self._interceptors)
+        return self._channels[address]
+
+    @functools.cached_property
+    def _feedback(self) -> feedback_pb2_grpc.FeedbackServiceAsyncStub:
+        return feedback_pb2_grpc.FeedbackServiceStub(self._channel("feedback"))
+
+    @functools.cached_property
+    def _analytics(self) -> analytics_pb2_grpc.AnalyticsServiceAsyncStub:
+        return analytics_pb2_grpc.AnalyticsServiceStub(self._channel("analytics"))
+
+    @functools.cached_property
+    def _sentiment(self) -> sentiment_pb2_grpc.SentimentServiceAsyncStub:
+        return sentiment_pb2_grpc.SentimentServiceStub(self._channel("sentiment"))
+
+    @functools.cached_property
+    def _ingest(self) -> ingest_pb2_grpc.IngestServiceAsyncStub:
+        return ingest_pb2_grpc.IngestServiceStub(self._channel("ingest"))
+
+    async def _call(
+        self,
+        rpc: AsyncUnary[Req, Resp],
+        request: Req,
+        timeout: float | None,
+        *,
+        idempotent: bool = True,
+    ) -> Resp:
+        attempts = self._core.attempts(idempotent=idempotent)
+        while True:
+            metadata = attempts.metadata()
+            try:
+                return await rpc(request, timeout=timeout or self._core.timeout, metadata=metadata)
+            except grpc.RpcError as raw:
+                delay = attempts.next_delay(raw, metadata)
+            await async_sleep(delay)
+
+    async def _export_stream(
+        self,
+        check: TrailerCheck,
+        format: ExportFormat,
+        timeout: float | None,
+        filters: FeedbackFilters,
+    ) -> AsyncIterator[bytes]:
+        request = feedback_pb2.ExportFeedbackRequest(format=format, **fields_of(filters))
+        attempts = self._core.attempts()
+        while True:
+            metadata = attempts.metadata()
+            deadline = timeout or self._core.export_timeout
+            call = self._feedback.ExportFeedback(request, timeout=deadline, metadata=metadata)
+            try:
+                async for body in call:
+                    check.feed(body.data)
+                    yield body.data
+                return
+            except grpc.RpcError as raw:
+                # Once bytes went out, a repeat would send them twice: only retry before.
+                delay = attempts.next_delay(raw, metadata, again=not check.byte_count)
+            finally:
+                call.cancel()
+            await async_sleep(delay)

@@ -1,0 +1,109 @@
+"""Keyword arguments of the client's calls (typed, so mypy checks every field) and the
+request messages built from them.
+
+Field names are the proto's; enums take the Python enums of ``feedbackmesh.client.enums``
+(or the proto ints), times take ``datetime`` (naive ones are read as UTC).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, Required, TypedDict
+
+from feedbackmesh.client.enums import FeedbackType, Granularity, SentimentLabel
+from feedbackmesh.feedback.v1 import feedback_pb2
+
+ExportFormat = Literal["csv", "jsonl"]
+AnalyticsView = Literal["ratings", "sentiment", "usage-trends"]
+
+
+class SubmitFields(TypedDict, total=False):
+    """One feedback. ``request_id`` (1..128 characters, unique per tenant) makes the
+    submission idempotent; when absent the client creates one."""
+
+    feedback_type: Required[FeedbackType | int]
+    rating: Required[int]
+    execution_id: int
+    agent_id: int
+    chat_session_id: str
+    comment: str
+    tags: Sequence[str]
+    metadata: Mapping[str, Any]
+    request_id: str
+
+
+class FeedbackFilters(TypedDict, total=False):
+    """Filters of ``list`` and ``export``; absent means "any"."""
+
+    feedback_type: FeedbackType | int
+    execution_id: int
+    agent_id: int
+    chat_session_id: str
+    min_rating: int
+    max_rating: int
+    sentiment: SentimentLabel | int
+    tag: str
+    user_id: str
+    # created_at in [start_time, end_time)
+    start_time: datetime
+    end_time: datetime
+
+
+class AnalyticsFilters(TypedDict, total=False):
+    """Range (default: the last 30 days), buckets and filters of an analytics view."""
+
+    start_time: datetime
+    end_time: datetime
+    feedback_type: FeedbackType | int
+    granularity: Granularity | int
+    time_zone: str
+    agent_id: int
+    execution_id: int
+    chat_session_id: str
+
+
+class SentimentAnalyticsFilters(AnalyticsFilters, total=False):
+    # Themes per side (default 10, at most 100).
+    top_n: int
+
+
+class UsageFilters(TypedDict, total=False):
+    period: Literal["7d", "30d", "90d"]
+    time_zone: str
+    feedback_type: FeedbackType | int
+    top_n: int
+    end_time: datetime
+
+
+class AnalyticsExportFilters(AnalyticsFilters, total=False):
+    # For the "usage-trends" view.
+    period: Literal["7d", "30d", "90d"]
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def fields_of(arguments: Mapping[str, object]) -> dict[str, Any]:
+    """Keyword arguments as message constructor arguments: the proto runtime takes
+    ``IntEnum`` members, ``datetime`` s, sequences and JSON-like mappings as they are."""
+    return dict(arguments)
+
+
+def submission(
+    item: SubmitFields | feedback_pb2.SubmitFeedbackRequest,
+) -> feedback_pb2.SubmitFeedbackRequest:
+    """The request for one feedback, with a request_id: the given one, else a new one that
+    every retry of this submission reuses. A given message is copied, not changed."""
+    if isinstance(item, feedback_pb2.SubmitFeedbackRequest):
+        if item.request_id:
+            return item
+        request = feedback_pb2.SubmitFeedbackRequest()
+        request.CopyFrom(item)
+    else:
+        request = feedback_pb2.SubmitFeedbackRequest(**fields_of(item))
+    if not request.request_id:
+        request.request_id = new_request_id()
+    return request
