@@ -5,6 +5,7 @@ close."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 import pytest
@@ -123,3 +124,17 @@ async def test_rejected_and_failed_items_come_back_from_flush(mesh: Mesh, flavou
         again = await flavour.run(client.batch_submit, [f.request for f in lost])
     assert all(r.stored for r in again)
     assert sorted(await mesh.request_ids(tenant)) == sorted(good + ids)
+
+
+async def test_an_open_batcher_is_flushed_at_interpreter_exit(mesh: Mesh) -> None:
+    tenant = new_tenant()
+    script = f"""
+from feedbackmesh.client import FeedbackMeshClient, FeedbackType
+client = FeedbackMeshClient(**{mesh.options(tenant)!r})
+batcher = client.batcher(linger=600)  # nothing would be sent before exit
+for n in range(50):
+    batcher.submit_nowait(feedback_type=FeedbackType.GENERAL, rating=n % 5 + 1)
+"""
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
+    assert await process.wait() == 0
+    assert await mesh.count(tenant) == 50

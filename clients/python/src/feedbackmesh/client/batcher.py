@@ -8,13 +8,16 @@ item. Items the server rejects (invalid, conflicting) and items whose RPC failed
 the client's retries are kept for the next ``flush()``, which raises ``BatcherFlushError``
 carrying them (failed ones with their request, safe to submit again); ``flush()`` returns
 the report only when every item since the previous flush was stored. Leaving the context
-manager flushes and closes.
+manager flushes and closes; a blocking batcher still open at interpreter exit is closed
+then, and what it could not store is logged as an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import logging
 import threading
 import time
 from collections import deque
@@ -33,7 +36,10 @@ from feedbackmesh.client.errors import (
 from feedbackmesh.client.results import BatchItemResult, FailedSubmission, FlushReport
 from feedbackmesh.feedback.v1 import feedback_pb2
 
+logger = logging.getLogger(__name__)
 Request = feedback_pb2.SubmitFeedbackRequest
+# How long interpreter exit waits for an open blocking batcher to send its queue.
+EXIT_FLUSH_SECONDS = 30.0
 Outcome = tuple[Sequence[BatchItemResult], list[FailedSubmission]]
 
 
@@ -126,6 +132,7 @@ class Batcher:
         self._changed = threading.Condition()
         self._worker = threading.Thread(target=self._run, name="feedbackmesh-batcher", daemon=True)
         self._worker.start()
+        atexit.register(self._close_at_exit)
 
     def submit_nowait(self, **fields: Unpack[SubmitFields]) -> str:
         """Queues one feedback (the fields of ``submit``); returns its request_id, or
@@ -148,6 +155,7 @@ class Batcher:
 
     def close(self, timeout: float | None = None) -> FlushReport:
         """Flushes, stops the worker and refuses new items."""
+        atexit.unregister(self._close_at_exit)
         with self._changed:
             self._ledger.closed = True
             self._changed.notify_all()
@@ -167,6 +175,12 @@ class Batcher:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close(EXIT_FLUSH_SECONDS)
+        except (BatcherFlushError, TimeoutError) as error:
+            logger.error("feedbackmesh batcher at exit: not all submissions stored: %s", error)
 
     def _run(self) -> None:
         while True:
