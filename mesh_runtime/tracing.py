@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -186,7 +186,8 @@ class ServerSpan:
         tracer_: trace.Tracer,
         name: str,
         attributes: dict[str, str],
-        metadata: Sequence[tuple[str, str | bytes]] | None,
+        # grpc.aio's invocation metadata: iterable (key, value) pairs, not a sequence
+        metadata: Iterable[tuple[str, str | bytes]] | None,
     ) -> None:
         traceparent = tracestate = request_id = None
         for key, value in metadata or ():
