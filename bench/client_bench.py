@@ -66,7 +66,7 @@ def footprint() -> list[str]:
         skip = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
         shutil.copytree(REPO / "clients" / "python", source, ignore=skip)
         pip = [sys.executable, "-m", "pip"]
-        wheel_args = ["wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(root)]
+        wheel_args = ["wheel", "-q", "--no-deps", "-w", str(root)]
         subprocess.run([*pip, *wheel_args, str(source)], check=True)
         [wheel] = root.glob("feedbackmesh_client-*.whl")
         venv = root / "venv"
