@@ -74,6 +74,7 @@ TWINS = {
     "AsyncInterceptor": "SyncInterceptor",
     "AsyncUnary": "SyncUnary",
     "AsyncIterator": "Iterator",
+    "AsyncGenerator": "Generator",
     "async_channel": "sync_channel",
     "async_sleep": "sleep",
     "__aenter__": "__enter__",

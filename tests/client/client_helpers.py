@@ -8,15 +8,20 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from feedbackmesh.client import AsyncFeedbackMeshClient, FeedbackMeshClient, FeedbackType
+from mesh_runtime.server import MeshServer
 from mesh_runtime.settings import Settings
+from mesh_runtime.targets import ServiceTarget
 
 
 @dataclass
@@ -128,6 +133,54 @@ class Flavour:
         if self.sync:
             return await asyncio.to_thread(lambda: list(method(*args, **kwargs)))
         return [item async for item in method(*args, **kwargs)]
+
+    def stream(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Stream:
+        """A client method's (async) iterator, read one item at a time."""
+        return Stream(method(*args, **kwargs))
+
+
+class Stream:
+    def __init__(self, items: Iterator[Any] | AsyncIterator[Any]) -> None:
+        self._items = items
+
+    async def next(self, timeout: float = 90.0) -> Any:
+        if isinstance(self._items, Iterator):
+            return await asyncio.wait_for(asyncio.to_thread(next, self._items), timeout)
+        return await asyncio.wait_for(anext(self._items), timeout)
+
+    async def close(self) -> None:
+        """Stops the iterator (its generator's cleanup cancels the call)."""
+        if isinstance(self._items, Iterator):
+            await asyncio.to_thread(self._items.close)  # type: ignore[attr-defined]
+        else:
+            await self._items.aclose()  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def scripted_server(
+    settings: Settings, targets: Sequence[ServiceTarget]
+) -> AsyncIterator[str]:
+    """A real MeshServer (auth interceptor, health) serving ``targets``; yields its address."""
+    server = MeshServer(settings, list(targets), port=0, metrics_port=None, host="127.0.0.1")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{server.port}"
+    finally:
+        await server.stop(grace=0.5, delay=0)
+
+
+async def abort(
+    context: grpc.aio.ServicerContext, code: grpc.StatusCode, retry_delay: float | None = None
+) -> None:
+    """Fails the call with ``code`` and, if given, a google.rpc.RetryInfo delay (seconds)."""
+    status = status_pb2.Status(code=code.value[0], message="scripted failure")
+    if retry_delay is not None:
+        seconds = int(retry_delay)
+        delay = duration_pb2.Duration(seconds=seconds, nanos=int((retry_delay - seconds) * 1e9))
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        status.details.append(detail)
+    await context.abort_with_status(rpc_status.to_status(status))
 
 
 async def wait_until(

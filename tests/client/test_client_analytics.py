@@ -59,6 +59,21 @@ async def test_analytics_views_count_what_was_submitted(mesh: Mesh, flavour: Fla
         usage = await flavour.run(client.usage_trends, period="7d")
         assert usage.total_submissions == len(items) and len(usage.series) == 7
         assert {t.id: t.count for t in usage.top_agents} == {"1": 14, "2": 13, "3": 13}
+        # One request shape: the same range, buckets and filters for every view.
+        hour = end.replace(minute=0, second=0, microsecond=0)
+        hourly = await flavour.run(
+            client.usage_trends,
+            start_time=hour - timedelta(days=1),
+            end_time=hour,
+            granularity=Granularity.HOUR,
+            agent_id=2,
+        )
+        assert hourly.total_submissions == 13 and len(hourly.series) == 24
+        weekly = await flavour.run(client.ratings_analytics, period="7d", agent_id=1)
+        assert weekly.total_count == 14 and len(weekly.series) == 7
+        # Every answer states the data version it was computed at; no rows landed since.
+        versions = {ratings.data_version, sentiment.data_version, usage.data_version}
+        assert versions == {weekly.data_version} and weekly.data_version > 0
 
         exported = await flavour.run(
             client.export_analytics, "ratings", granularity=Granularity.DAY
@@ -69,6 +84,33 @@ async def test_analytics_views_count_what_was_submitted(mesh: Mesh, flavour: Fla
         with pytest.raises(InvalidArgumentError) as invalid:
             await flavour.run(client.ratings_analytics, time_zone="Mars/Olympus_Mons")
         assert "time_zone" in invalid.value.field_violations
+        with pytest.raises(InvalidArgumentError) as invalid:
+            await flavour.run(client.sentiment_analytics, period="7d", start_time=end)
+        assert invalid.value.field_violations
+
+
+async def test_watch_announces_the_data_version_of_new_rows(mesh: Mesh, flavour: Flavour) -> None:
+    async with flavour.client(**mesh.options(new_tenant())) as client:
+        await flavour.run(client.submit, **agent_feedback(0))
+
+        async def counted(total: int) -> bool:
+            return bool((await flavour.run(client.ratings_analytics)).total_count == total)
+
+        await wait_until(lambda: counted(1), "the first submission in the analytics")
+        answered = await flavour.run(client.ratings_analytics)
+        events = flavour.stream(client.watch_analytics)
+        try:
+            first = await events.next()
+            assert first.data_version == answered.data_version > 0
+            await flavour.run(client.submit, **agent_feedback(1))
+            # Keep-alives repeat the version; the next different one is the new row's.
+            while (event := await events.next()).data_version == first.data_version:
+                pass
+        finally:
+            await events.close()
+        assert event.data_version > first.data_version
+        after = await flavour.run(client.ratings_analytics)
+        assert after.total_count == 2 and after.data_version >= event.data_version
 
 
 async def test_analyze_sentiment_and_ingest_status(mesh: Mesh, flavour: Flavour) -> None:

@@ -14,10 +14,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from client_helpers import Flavour
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from client_helpers import Flavour, abort, scripted_server
 
 from feedbackmesh.client import (
     ResourceExhaustedError,
@@ -27,7 +24,6 @@ from feedbackmesh.client import (
 )
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
 from mesh_runtime.auth import SCOPE_SENTIMENT
-from mesh_runtime.server import MeshServer
 from mesh_runtime.settings import Settings
 from mesh_runtime.targets import ServiceTarget
 
@@ -45,19 +41,7 @@ class Scripted(sentiment_pb2_grpc.SentimentServiceServicer):
     async def AnalyzeSentiment(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self.calls.append(time.monotonic())
         if self.script:
-            code, delay = self.script.pop(0)
-            status = status_pb2.Status(code=code.value[0], message="scripted failure")
-            if delay is not None:
-                detail = any_pb2.Any()
-                detail.Pack(
-                    error_details_pb2.RetryInfo(
-                        retry_delay=duration_pb2.Duration(
-                            nanos=int(delay % 1 * 1e9), seconds=int(delay)
-                        )
-                    )
-                )
-                status.details.append(detail)
-            await context.abort_with_status(rpc_status.to_status(status))
+            await abort(context, *self.script.pop(0))
         return sentiment_pb2.AnalyzeSentimentResponse(label=1, score=1.0, analyzer="scripted")
 
 
@@ -77,10 +61,8 @@ async def server(settings: Settings, token_for: Callable[..., str]) -> AsyncIter
         method_scopes={f"/{SERVICE}/AnalyzeSentiment": SCOPE_SENTIMENT},
         register=lambda s: sentiment_pb2_grpc.add_SentimentServiceServicer_to_server(servicer, s),
     )
-    mesh_server = MeshServer(settings, [target], port=0, metrics_port=None, host="127.0.0.1")
-    await mesh_server.start()
-    yield Server(f"127.0.0.1:{mesh_server.port}", servicer, token_for("retry-tenant", "u"))
-    await mesh_server.stop(grace=0.5, delay=0)
+    async with scripted_server(settings, [target]) as address:
+        yield Server(address, servicer, token_for("retry-tenant", "u"))
 
 
 def start(server: Server, script: list[tuple[grpc.StatusCode, float | None]]) -> None:

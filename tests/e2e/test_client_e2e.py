@@ -76,6 +76,12 @@ def test_every_call_through_the_gateway(mesh: Mesh) -> None:
             time.sleep(0.5)
         assert client.usage_trends(period="7d").total_submissions == 31
         assert client.ingest_status().backlog == 0
+        watch = client.watch_analytics()
+        try:
+            # Its first event is the current version: the one the answers state.
+            assert next(watch).data_version == client.ratings_analytics().data_version > 0
+        finally:
+            watch.close()
 
 
 def test_submits_retry_with_their_request_id_across_a_killed_feedback_service(

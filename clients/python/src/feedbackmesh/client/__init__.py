@@ -12,14 +12,13 @@ See ``clients/python/README.md`` for the whole surface.
 
 from feedbackmesh.client.aio import AsyncFeedbackMeshClient
 from feedbackmesh.client.arguments import (
-    AnalyticsExportFilters,
     AnalyticsFilters,
     AnalyticsView,
     ExportFormat,
     FeedbackFilters,
-    SentimentAnalyticsFilters,
+    Period,
+    RankedAnalyticsFilters,
     SubmitFields,
-    UsageFilters,
 )
 from feedbackmesh.client.auth import TokenProvider
 from feedbackmesh.client.batcher import AsyncBatcher, Batcher
@@ -60,7 +59,6 @@ from feedbackmesh.client.sync import FeedbackMeshClient
 
 __all__ = [
     "AlreadyExistsError",
-    "AnalyticsExportFilters",
     "AnalyticsFilters",
     "AnalyticsView",
     "AsyncBatcher",
@@ -87,16 +85,16 @@ __all__ = [
     "Granularity",
     "InvalidArgumentError",
     "NotFoundError",
+    "Period",
     "PermissionDeniedError",
+    "RankedAnalyticsFilters",
     "ResourceExhaustedError",
     "RetryPolicy",
     "RpcError",
-    "SentimentAnalyticsFilters",
     "SentimentLabel",
     "SentimentStatus",
     "SubmitFields",
     "TokenProvider",
     "UnauthenticatedError",
     "UnavailableError",
-    "UsageFilters",
 ]

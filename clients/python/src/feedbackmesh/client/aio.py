@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import TypeVar, Unpack
 
@@ -18,14 +18,12 @@ import grpc
 
 from feedbackmesh.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from feedbackmesh.client.arguments import (
-    AnalyticsExportFilters,
     AnalyticsFilters,
     AnalyticsView,
     ExportFormat,
     FeedbackFilters,
-    SentimentAnalyticsFilters,
+    RankedAnalyticsFilters,
     SubmitFields,
-    UsageFilters,
     fields_of,
     submission,
 )
@@ -33,7 +31,7 @@ from feedbackmesh.client.batcher import AsyncBatcher, Ledger
 from feedbackmesh.client.batching import MAX_BATCH_ITEMS, batches, carry_request_ids, item_results
 from feedbackmesh.client.channels import AsyncChannel, AsyncInterceptor, AsyncUnary, Service
 from feedbackmesh.client.core import ClientCore, ClientOptions, async_sleep
-from feedbackmesh.client.errors import BatchSubmitError, RpcError
+from feedbackmesh.client.errors import BatchSubmitError, RpcError, from_grpc
 from feedbackmesh.client.export import Destination, TrailerCheck, output
 from feedbackmesh.client.results import BatchItemResult, ExportResult
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
@@ -159,13 +157,13 @@ class AsyncFeedbackMeshClient:
         return await self._call(self._analytics.GetRatingsAnalytics, request, timeout)
 
     async def sentiment_analytics(
-        self, *, timeout: float | None = None, **filters: Unpack[SentimentAnalyticsFilters]
+        self, *, timeout: float | None = None, **filters: Unpack[RankedAnalyticsFilters]
     ) -> analytics_pb2.GetSentimentAnalyticsResponse:
         request = analytics_pb2.GetSentimentAnalyticsRequest(**fields_of(filters))
         return await self._call(self._analytics.GetSentimentAnalytics, request, timeout)
 
     async def usage_trends(
-        self, *, timeout: float | None = None, **filters: Unpack[UsageFilters]
+        self, *, timeout: float | None = None, **filters: Unpack[RankedAnalyticsFilters]
     ) -> analytics_pb2.GetUsageTrendsResponse:
         request = analytics_pb2.GetUsageTrendsRequest(**fields_of(filters))
         return await self._call(self._analytics.GetUsageTrends, request, timeout)
@@ -175,13 +173,46 @@ class AsyncFeedbackMeshClient:
         view: AnalyticsView,
         *,
         timeout: float | None = None,
-        **filters: Unpack[AnalyticsExportFilters],
+        **filters: Unpack[AnalyticsFilters],
     ) -> bytes:
         """One analytics view as CSV."""
         request = analytics_pb2.ExportAnalyticsRequest(view=view, **fields_of(filters))
         body = await self._call(self._analytics.ExportAnalytics, request, timeout)
         data: bytes = body.data
         return data
+
+    async def watch_analytics(
+        self, *, timeout: float | None = None
+    ) -> AsyncGenerator[analytics_pb2.WatchAnalyticsResponse]:
+        """The caller's tenant's data version: at once, whenever it moves, and again as a
+        keep-alive when idle. A view's answer with another ``data_version`` may be stale.
+
+        Runs until closed (``close()`` / ``aclose()``; ``contextlib.closing`` /
+        ``aclosing``), which cancels the call. A stream that ends or breaks after events is
+        opened again, and UNAVAILABLE / RESOURCE_EXHAUSTED are retried as for any read, the
+        attempts counted afresh after every event. ``timeout``: a deadline per stream
+        (default: none)."""
+        request = analytics_pb2.WatchAnalyticsRequest()
+        attempts = self._core.attempts()
+        while True:
+            metadata = attempts.metadata()
+            call = self._analytics.WatchAnalytics(request, timeout=timeout, metadata=metadata)
+            received = False
+            try:
+                async for event in call:
+                    received, attempts = True, self._core.attempts()
+                    yield event
+                # Ended by the server (draining). The wait grows with the attempts since
+                # the last event, so one that keeps ending streams is not called in a loop.
+                delay = self._core.retry.backoff(attempts.made + 1)
+            except grpc.RpcError as raw:
+                # A proxy ends a live stream at its route timeout with an HTTP/2 reset
+                # (Envoy's RST_STREAM), which gRPC reports as INTERNAL: reopen it once.
+                reset = received and from_grpc(raw).code == grpc.StatusCode.INTERNAL
+                delay = 0.0 if reset else attempts.next_delay(raw, metadata)
+            finally:
+                call.cancel()
+            await async_sleep(delay)
 
     async def analyze_sentiment(
         self, text: str, *, timeout: float | None = None

@@ -17,6 +17,7 @@ from feedbackmesh.feedback.v1 import feedback_pb2
 
 ExportFormat = Literal["csv", "jsonl"]
 AnalyticsView = Literal["ratings", "sentiment", "usage-trends"]
+Period = Literal["7d", "30d", "90d"]
 
 
 class SubmitFields(TypedDict, total=False):
@@ -52,10 +53,15 @@ class FeedbackFilters(TypedDict, total=False):
 
 
 class AnalyticsFilters(TypedDict, total=False):
-    """Range (default: the last 30 days), buckets and filters of an analytics view."""
+    """The one request shape of every analytics view and export: the range
+    [start_time, end_time) or ``period`` (whole days in ``time_zone`` ending with the day of
+    end_time; not with start_time), buckets, zone and filters. Without end_time the range
+    ends at the end of the current bucket; without start_time and period it spans 30 days
+    (usage trends: "7d")."""
 
     start_time: datetime
     end_time: datetime
+    period: Period
     feedback_type: FeedbackType | int
     granularity: Granularity | int
     time_zone: str
@@ -64,22 +70,9 @@ class AnalyticsFilters(TypedDict, total=False):
     chat_session_id: str
 
 
-class SentimentAnalyticsFilters(AnalyticsFilters, total=False):
-    # Themes per side (default 10, at most 100).
+class RankedAnalyticsFilters(AnalyticsFilters, total=False):
+    # Themes per side (sentiment) or top agents / executions (usage); default 10, at most 100.
     top_n: int
-
-
-class UsageFilters(TypedDict, total=False):
-    period: Literal["7d", "30d", "90d"]
-    time_zone: str
-    feedback_type: FeedbackType | int
-    top_n: int
-    end_time: datetime
-
-
-class AnalyticsExportFilters(AnalyticsFilters, total=False):
-    # For the "usage-trends" view.
-    period: Literal["7d", "30d", "90d"]
 
 
 def new_request_id() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TypeVar, Unpack
 
@@ -19,14 +19,12 @@ import grpc
 
 from feedbackmesh.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from feedbackmesh.client.arguments import (
-    AnalyticsExportFilters,
     AnalyticsFilters,
     AnalyticsView,
     ExportFormat,
     FeedbackFilters,
-    SentimentAnalyticsFilters,
+    RankedAnalyticsFilters,
     SubmitFields,
-    UsageFilters,
     fields_of,
     submission,
 )
@@ -34,7 +32,7 @@ from feedbackmesh.client.batcher import Batcher, Ledger
 from feedbackmesh.client.batching import MAX_BATCH_ITEMS, batches, carry_request_ids, item_results
 from feedbackmesh.client.channels import Service, SyncChannel, SyncInterceptor, SyncUnary
 from feedbackmesh.client.core import ClientCore, ClientOptions, sleep
-from feedbackmesh.client.errors import BatchSubmitError, RpcError
+from feedbackmesh.client.errors import BatchSubmitError, RpcError, from_grpc
 from feedbackmesh.client.export import Destination, TrailerCheck, output
 from feedbackmesh.client.results import BatchItemResult, ExportResult
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
@@ -158,13 +156,13 @@ class FeedbackMeshClient:
         return self._call(self._analytics.GetRatingsAnalytics, request, timeout)
 
     def sentiment_analytics(
-        self, *, timeout: float | None = None, **filters: Unpack[SentimentAnalyticsFilters]
+        self, *, timeout: float | None = None, **filters: Unpack[RankedAnalyticsFilters]
     ) -> analytics_pb2.GetSentimentAnalyticsResponse:
         request = analytics_pb2.GetSentimentAnalyticsRequest(**fields_of(filters))
         return self._call(self._analytics.GetSentimentAnalytics, request, timeout)
 
     def usage_trends(
-        self, *, timeout: float | None = None, **filters: Unpack[UsageFilters]
+        self, *, timeout: float | None = None, **filters: Unpack[RankedAnalyticsFilters]
     ) -> analytics_pb2.GetUsageTrendsResponse:
         request = analytics_pb2.GetUsageTrendsRequest(**fields_of(filters))
         return self._call(self._analytics.GetUsageTrends, request, timeout)
@@ -174,13 +172,46 @@ class FeedbackMeshClient:
         view: AnalyticsView,
         *,
         timeout: float | None = None,
-        **filters: Unpack[AnalyticsExportFilters],
+        **filters: Unpack[AnalyticsFilters],
     ) -> bytes:
         """One analytics view as CSV."""
         request = analytics_pb2.ExportAnalyticsRequest(view=view, **fields_of(filters))
         body = self._call(self._analytics.ExportAnalytics, request, timeout)
         data: bytes = body.data
         return data
+
+    def watch_analytics(
+        self, *, timeout: float | None = None
+    ) -> Generator[analytics_pb2.WatchAnalyticsResponse]:
+        """The caller's tenant's data version: at once, whenever it moves, and again as a
+        keep-alive when idle. A view's answer with another ``data_version`` may be stale.
+
+        Runs until closed (``close()`` / ``aclose()``; ``contextlib.closing`` /
+        ``aclosing``), which cancels the call. A stream that ends or breaks after events is
+        opened again, and UNAVAILABLE / RESOURCE_EXHAUSTED are retried as for any read, the
+        attempts counted afresh after every event. ``timeout``: a deadline per stream
+        (default: none)."""
+        request = analytics_pb2.WatchAnalyticsRequest()
+        attempts = self._core.attempts()
+        while True:
+            metadata = attempts.metadata()
+            call = self._analytics.WatchAnalytics(request, timeout=timeout, metadata=metadata)
+            received = False
+            try:
+                for event in call:
+                    received, attempts = True, self._core.attempts()
+                    yield event
+                # Ended by the server (draining). The wait grows with the attempts since
+                # the last event, so one that keeps ending streams is not called in a loop.
+                delay = self._core.retry.backoff(attempts.made + 1)
+            except grpc.RpcError as raw:
+                # A proxy ends a live stream at its route timeout with an HTTP/2 reset
+                # (Envoy's RST_STREAM), which gRPC reports as INTERNAL: reopen it once.
+                reset = received and from_grpc(raw).code == grpc.StatusCode.INTERNAL
+                delay = 0.0 if reset else attempts.next_delay(raw, metadata)
+            finally:
+                call.cancel()
+            sleep(delay)
 
     def analyze_sentiment(
         self, text: str, *, timeout: float | None = None

@@ -31,9 +31,20 @@ class AnalyticsServiceStub:
     """AnalyticsService answers chart-ready, exact analytics over ClickHouse rollups.
     Every number equals the same aggregate over PostgreSQL. All series are
     Recharts-ready: flat points, plain JSON numbers, every bucket present.
+
+    One request shape: every view and its export take the same range
+    (`start_time`/`end_time`, or the `period` shorthand), `granularity`, `time_zone` and
+    filters (`feedback_type`, `agent_id`, `execution_id`, `chat_session_id`).
+    A range that ends "now" (no `end_time`) ends at the end of the current bucket in
+    `time_zone` (e.g. the coming local midnight for days): the buckets after now are zero,
+    so the answer equals the one up to now, and it stays the same (and cacheable) until the
+    data version moves or the next bucket begins.
+
+    Every answer states the tenant's `data_version` it was computed at: it moves whenever
+    rows for that tenant land in ClickHouse, and equal versions mean equal data.
     Errors: INVALID_ARGUMENT naming the field for an end before the start, a range
     over 2 years, a granularity too fine for the range (over 1,000 buckets), an
-    unknown time zone or period.
+    unknown time zone or period, or `period` together with `start_time`.
     """
 
     @_typing.overload
@@ -48,15 +59,34 @@ class AnalyticsServiceStub:
     same numbers as the JSON view. `view` is "ratings", "sentiment" or
     "usage-trends".
     """
+    WatchAnalytics: _grpc.UnaryStreamMultiCallable[_analytics_pb2.WatchAnalyticsRequest, _analytics_pb2.WatchAnalyticsResponse]
+    """Live updates of the caller's tenant: the first event at once with the current
+    data version, then one whenever it moves (rows for the tenant landed in ClickHouse),
+    and a keep-alive repeating the current version every few seconds when idle. Through
+    the gateway: server-sent events, one `data: {json}` frame per event. Other tenants'
+    changes are never sent. RESOURCE_EXHAUSTED when too many streams are open (per
+    tenant or per server): retry later.
+    """
 
 @_typing.type_check_only
 class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
     """AnalyticsService answers chart-ready, exact analytics over ClickHouse rollups.
     Every number equals the same aggregate over PostgreSQL. All series are
     Recharts-ready: flat points, plain JSON numbers, every bucket present.
+
+    One request shape: every view and its export take the same range
+    (`start_time`/`end_time`, or the `period` shorthand), `granularity`, `time_zone` and
+    filters (`feedback_type`, `agent_id`, `execution_id`, `chat_session_id`).
+    A range that ends "now" (no `end_time`) ends at the end of the current bucket in
+    `time_zone` (e.g. the coming local midnight for days): the buckets after now are zero,
+    so the answer equals the one up to now, and it stays the same (and cacheable) until the
+    data version moves or the next bucket begins.
+
+    Every answer states the tenant's `data_version` it was computed at: it moves whenever
+    rows for that tenant land in ClickHouse, and equal versions mean equal data.
     Errors: INVALID_ARGUMENT naming the field for an end before the start, a range
     over 2 years, a granularity too fine for the range (over 1,000 buckets), an
-    unknown time zone or period.
+    unknown time zone or period, or `period` together with `start_time`.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -68,14 +98,33 @@ class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
     same numbers as the JSON view. `view` is "ratings", "sentiment" or
     "usage-trends".
     """
+    WatchAnalytics: _aio.UnaryStreamMultiCallable[_analytics_pb2.WatchAnalyticsRequest, _analytics_pb2.WatchAnalyticsResponse]  # type: ignore[assignment]
+    """Live updates of the caller's tenant: the first event at once with the current
+    data version, then one whenever it moves (rows for the tenant landed in ClickHouse),
+    and a keep-alive repeating the current version every few seconds when idle. Through
+    the gateway: server-sent events, one `data: {json}` frame per event. Other tenants'
+    changes are never sent. RESOURCE_EXHAUSTED when too many streams are open (per
+    tenant or per server): retry later.
+    """
 
 class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
     """AnalyticsService answers chart-ready, exact analytics over ClickHouse rollups.
     Every number equals the same aggregate over PostgreSQL. All series are
     Recharts-ready: flat points, plain JSON numbers, every bucket present.
+
+    One request shape: every view and its export take the same range
+    (`start_time`/`end_time`, or the `period` shorthand), `granularity`, `time_zone` and
+    filters (`feedback_type`, `agent_id`, `execution_id`, `chat_session_id`).
+    A range that ends "now" (no `end_time`) ends at the end of the current bucket in
+    `time_zone` (e.g. the coming local midnight for days): the buckets after now are zero,
+    so the answer equals the one up to now, and it stays the same (and cacheable) until the
+    data version moves or the next bucket begins.
+
+    Every answer states the tenant's `data_version` it was computed at: it moves whenever
+    rows for that tenant land in ClickHouse, and equal versions mean equal data.
     Errors: INVALID_ARGUMENT naming the field for an end before the start, a range
     over 2 years, a granularity too fine for the range (over 1,000 buckets), an
-    unknown time zone or period.
+    unknown time zone or period, or `period` together with `start_time`.
     """
 
     @_abc_1.abstractmethod
@@ -108,6 +157,20 @@ class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
         """One analytics view as CSV: a header row, then one row per bucket, with the
         same numbers as the JSON view. `view` is "ratings", "sentiment" or
         "usage-trends".
+        """
+
+    @_abc_1.abstractmethod
+    def WatchAnalytics(
+        self,
+        request: _analytics_pb2.WatchAnalyticsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_analytics_pb2.WatchAnalyticsResponse], _abc.AsyncIterator[_analytics_pb2.WatchAnalyticsResponse]]:
+        """Live updates of the caller's tenant: the first event at once with the current
+        data version, then one whenever it moves (rows for the tenant landed in ClickHouse),
+        and a keep-alive repeating the current version every few seconds when idle. Through
+        the gateway: server-sent events, one `data: {json}` frame per event. Other tenants'
+        changes are never sent. RESOURCE_EXHAUSTED when too many streams are open (per
+        tenant or per server): retry later.
         """
 
 def add_AnalyticsServiceServicer_to_server(servicer: AnalyticsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
