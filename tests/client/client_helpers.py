@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,10 +158,18 @@ class Stream:
 
 @contextlib.asynccontextmanager
 async def scripted_server(
-    settings: Settings, targets: Sequence[ServiceTarget]
+    settings: Settings, name: str, method: str, scope: str, register: Callable[[Any], None]
 ) -> AsyncIterator[str]:
-    """A real MeshServer (auth interceptor, health) serving ``targets``; yields its address."""
-    server = MeshServer(settings, list(targets), port=0, metrics_port=None, host="127.0.0.1")
+    """A real MeshServer (auth interceptor, health) whose one service ``name`` answers
+    ``method`` ("/package.Service/Method", needing ``scope``) with the servicer that
+    ``register(server)`` adds; yields its address."""
+    target = ServiceTarget(
+        name=name,
+        service_names=[method.split("/")[1]],
+        method_scopes={method: scope},
+        register=register,
+    )
+    server = MeshServer(settings, [target], port=0, metrics_port=None, host="127.0.0.1")
     await server.start()
     try:
         yield f"127.0.0.1:{server.port}"

@@ -25,7 +25,6 @@ from feedbackmesh.client import (
 from feedbackmesh.sentiment.v1 import sentiment_pb2, sentiment_pb2_grpc
 from mesh_runtime.auth import SCOPE_SENTIMENT
 from mesh_runtime.settings import Settings
-from mesh_runtime.targets import ServiceTarget
 
 SERVICE = "feedbackmesh.sentiment.v1.SentimentService"
 FAST = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
@@ -55,13 +54,12 @@ class Server:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def server(settings: Settings, token_for: Callable[..., str]) -> AsyncIterator[Server]:
     servicer = Scripted()
-    target = ServiceTarget(
-        name="sentiment",
-        service_names=[SERVICE],
-        method_scopes={f"/{SERVICE}/AnalyzeSentiment": SCOPE_SENTIMENT},
-        register=lambda s: sentiment_pb2_grpc.add_SentimentServiceServicer_to_server(servicer, s),
-    )
-    async with scripted_server(settings, [target]) as address:
+    method = f"/{SERVICE}/AnalyzeSentiment"
+
+    def register(server: grpc.aio.Server) -> None:
+        sentiment_pb2_grpc.add_SentimentServiceServicer_to_server(servicer, server)
+
+    async with scripted_server(settings, "sentiment", method, SCOPE_SENTIMENT, register) as address:
         yield Server(address, servicer, token_for("retry-tenant", "u"))
 
 

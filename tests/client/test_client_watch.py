@@ -25,7 +25,6 @@ from mesh_app import registry
 from mesh_runtime.auth import SCOPE_ANALYTICS_READ
 from mesh_runtime.net import free_port
 from mesh_runtime.settings import Settings
-from mesh_runtime.targets import ServiceTarget
 
 SERVICE = "feedbackmesh.analytics.v1.AnalyticsService"
 FAST = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
@@ -75,13 +74,14 @@ class Server:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def server(settings: Settings, token_for: Callable[..., str]) -> AsyncIterator[Server]:
     watch = ScriptedWatch()
-    target = ServiceTarget(
-        name="analytics",
-        service_names=[SERVICE],
-        method_scopes={f"/{SERVICE}/WatchAnalytics": SCOPE_ANALYTICS_READ},
-        register=lambda s: analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(watch, s),
-    )
-    async with scripted_server(settings, [target]) as address:
+    method = f"/{SERVICE}/WatchAnalytics"
+
+    def register(server: grpc.aio.Server) -> None:
+        analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(watch, server)
+
+    async with scripted_server(
+        settings, "analytics", method, SCOPE_ANALYTICS_READ, register
+    ) as address:
         yield Server(address, watch, token_for("watch-tenant", "u"))
 
 
