@@ -84,7 +84,11 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         self._hub = hub
 
     async def GetRatingsAnalytics(
-        self, request: pb.GetRatingsAnalyticsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.GetRatingsAnalyticsRequest,
+        context: grpc.aio.ServicerContext[
+            pb.GetRatingsAnalyticsRequest, pb.GetRatingsAnalyticsResponse
+        ],
     ) -> pb.GetRatingsAnalyticsResponse:
         result = await self._service.ratings(current_principal().tenant_id, _range_params(request))
         t = result.trend
@@ -109,7 +113,11 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         )
 
     async def GetSentimentAnalytics(
-        self, request: pb.GetSentimentAnalyticsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.GetSentimentAnalyticsRequest,
+        context: grpc.aio.ServicerContext[
+            pb.GetSentimentAnalyticsRequest, pb.GetSentimentAnalyticsResponse
+        ],
     ) -> pb.GetSentimentAnalyticsResponse:
         result = await self._service.sentiment(
             current_principal().tenant_id, _range_params(request)
@@ -143,7 +151,9 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         )
 
     async def GetUsageTrends(
-        self, request: pb.GetUsageTrendsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.GetUsageTrendsRequest,
+        context: grpc.aio.ServicerContext[pb.GetUsageTrendsRequest, pb.GetUsageTrendsResponse],
     ) -> pb.GetUsageTrendsResponse:
         result = await self._service.usage_trends(
             current_principal().tenant_id, _range_params(request)
@@ -161,7 +171,9 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         )
 
     async def ExportAnalytics(
-        self, request: pb.ExportAnalyticsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.ExportAnalyticsRequest,
+        context: grpc.aio.ServicerContext[pb.ExportAnalyticsRequest, httpbody_pb2.HttpBody],
     ) -> httpbody_pb2.HttpBody:
         view = export.parse_view(request.view)
         tenant_id = current_principal().tenant_id
@@ -177,7 +189,9 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         return httpbody_pb2.HttpBody(content_type=export.CONTENT_TYPE, data=body)
 
     async def WatchAnalytics(
-        self, request: pb.WatchAnalyticsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.WatchAnalyticsRequest,
+        context: grpc.aio.ServicerContext[pb.WatchAnalyticsRequest, pb.WatchAnalyticsResponse],
     ) -> AsyncIterator[pb.WatchAnalyticsResponse]:
         async for version in self._hub.watch(current_principal().tenant_id):
             yield pb.WatchAnalyticsResponse(data_version=version)

@@ -89,7 +89,11 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         self._service = service
 
     async def SubmitFeedback(
-        self, request: feedback_pb2.SubmitFeedbackRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.SubmitFeedbackRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.SubmitFeedbackRequest, feedback_pb2.Feedback
+        ],
     ) -> feedback_pb2.Feedback:
         outcome = await self._service.submit(current_principal(), raw_submission(request))
         if outcome.duplicate:
@@ -99,7 +103,11 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         return feedback_message(outcome.record)
 
     async def BatchSubmitFeedback(
-        self, request: feedback_pb2.BatchSubmitFeedbackRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.BatchSubmitFeedbackRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.BatchSubmitFeedbackRequest, feedback_pb2.BatchSubmitFeedbackResponse
+        ],
     ) -> feedback_pb2.BatchSubmitFeedbackResponse:
         raws = [raw_submission(item) for item in request.requests]
         outcomes = await self._service.batch_submit(current_principal(), raws)
@@ -123,13 +131,19 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         return response
 
     async def GetFeedback(
-        self, request: feedback_pb2.GetFeedbackRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.GetFeedbackRequest,
+        context: grpc.aio.ServicerContext[feedback_pb2.GetFeedbackRequest, feedback_pb2.Feedback],
     ) -> feedback_pb2.Feedback:
         record = await self._service.get(current_principal(), request.id)
         return feedback_message(record)
 
     async def ListFeedback(
-        self, request: feedback_pb2.ListFeedbackRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.ListFeedbackRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.ListFeedbackRequest, feedback_pb2.ListFeedbackResponse
+        ],
     ) -> feedback_pb2.ListFeedbackResponse:
         page = await self._service.list_page(
             current_principal(), _filter(request), request.page_size, request.page_token
@@ -140,7 +154,11 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         )
 
     async def ExportFeedback(
-        self, request: feedback_pb2.ExportFeedbackRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.ExportFeedbackRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.ExportFeedbackRequest, httpbody_pb2.HttpBody
+        ],
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
         principal = current_principal()
         chunks = aiter(self._service.export(principal, _filter(request), request.format))
@@ -156,19 +174,31 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             yield httpbody_pb2.HttpBody(content_type=content_type, data=chunk)
 
     async def PullOutboxEvents(
-        self, request: feedback_pb2.PullOutboxEventsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.PullOutboxEventsRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.PullOutboxEventsRequest, feedback_pb2.PullOutboxEventsResponse
+        ],
     ) -> feedback_pb2.PullOutboxEventsResponse:
         payloads = await self._service.pull_events(request.after_sequence, request.max_events)
         return events_response(payloads)
 
     async def AckOutboxEvents(
-        self, request: feedback_pb2.AckOutboxEventsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.AckOutboxEventsRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.AckOutboxEventsRequest, feedback_pb2.AckOutboxEventsResponse
+        ],
     ) -> feedback_pb2.AckOutboxEventsResponse:
         count = await self._service.acknowledge(list(request.sequences))
         return feedback_pb2.AckOutboxEventsResponse(acknowledged_count=count)
 
     async def GetOutboxStatus(
-        self, request: feedback_pb2.GetOutboxStatusRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.GetOutboxStatusRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.GetOutboxStatusRequest, feedback_pb2.GetOutboxStatusResponse
+        ],
     ) -> feedback_pb2.GetOutboxStatusResponse:
         status = await self._service.outbox_status()
         return feedback_pb2.GetOutboxStatusResponse(

@@ -19,7 +19,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self._worker = worker
 
     async def GetIngestStatus(
-        self, request: ingest_pb2.GetIngestStatusRequest, context: grpc.aio.ServicerContext
+        self,
+        request: ingest_pb2.GetIngestStatusRequest,
+        context: grpc.aio.ServicerContext[
+            ingest_pb2.GetIngestStatusRequest, ingest_pb2.GetIngestStatusResponse
+        ],
     ) -> ingest_pb2.GetIngestStatusResponse:
         status = await self._worker.status()
         stats = status.stats
@@ -37,7 +41,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         )
 
     async def IngestEvents(
-        self, request: ingest_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: ingest_pb2.IngestEventsRequest,
+        context: grpc.aio.ServicerContext[
+            ingest_pb2.IngestEventsRequest, ingest_pb2.IngestEventsResponse
+        ],
     ) -> ingest_pb2.IngestEventsResponse:
         if len(request.events) > MAX_DIRECT_EVENTS:
             raise InvalidArgument.single("events", f"at most {MAX_DIRECT_EVENTS:,} events")

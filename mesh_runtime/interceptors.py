@@ -43,7 +43,9 @@ def status_for(error: DomainError) -> grpc.Status:
         detail = any_pb2.Any()
         detail.Pack(bad_request)
         status.details.append(detail)
-    return rpc_status.to_status(status)
+    # grpc_status ships no types (its result is Any to mypy).
+    converted: grpc.Status = rpc_status.to_status(status)
+    return converted
 
 
 class MeshServerInterceptor(grpc.aio.ServerInterceptor):
@@ -52,7 +54,9 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
         self._method_scopes = dict(method_scopes)
         # The wrapped handler per method, built once (not on every call), with the handler
         # it wraps: the server hands out the same handler object for a method each time.
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._wrapped: dict[
+            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
+        ] = {}
 
     async def intercept_service(
         self,
@@ -70,7 +74,9 @@ class MeshServerInterceptor(grpc.aio.ServerInterceptor):
             cached = self._wrapped[method] = (handler, self._wrap(method, handler))
         return cached[1]
 
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         # A method no target declared is internal-only: deny by default.
         scope = self._method_scopes.get(method, "mesh:internal")
         deserializer = guarded_deserializer(handler.request_deserializer)
@@ -111,7 +117,7 @@ class _Call:
             "rpc.method": self._labels[2],
         }
 
-    def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+    def _authenticate(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         token = ""
         for key, value in context.invocation_metadata() or ():
             if key == "authorization" and isinstance(value, str):
@@ -125,13 +131,15 @@ class _Call:
         principal.require(self._scope)
         set_current_principal(principal)
 
-    def _admit(self, request: Any, context: grpc.aio.ServicerContext) -> None:
+    def _admit(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         """Authenticates the caller, then refuses a request that did not decode."""
         self._authenticate(context)
         if isinstance(request, Undecodable):
             raise InvalidArgument.single(request.field, Undecodable.DESCRIPTION)
 
-    def _record(self, context: grpc.aio.ServicerContext, code: Any, started: float) -> str:
+    def _record(
+        self, context: grpc.aio.ServicerContext[Any, Any], code: Any, started: float
+    ) -> str:
         code_name = code.name if isinstance(code, grpc.StatusCode) else _code_name(context)
         handled = self._handled.get(code_name)
         if handled is None:
@@ -150,7 +158,7 @@ class _Call:
         return code_name
 
     def wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             async with _CallScope(self, context):
                 self._admit(request, context)
                 return await behavior(request, context)
@@ -160,7 +168,9 @@ class _Call:
     def wrap_stream(
         self, behavior: Callable[..., AsyncIterator[Any]]
     ) -> Callable[..., AsyncIterator[Any]]:
-        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def stream(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
             async with _CallScope(self, context):
                 self._admit(request, context)
                 async for response in behavior(request, context):
@@ -175,7 +185,7 @@ class _CallScope:
 
     __slots__ = ("_call", "_context", "_span", "_started", "_token")
 
-    def __init__(self, call: _Call, context: grpc.aio.ServicerContext) -> None:
+    def __init__(self, call: _Call, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         self._call = call
         self._context = context
 
@@ -212,7 +222,7 @@ class _CallScope:
         await self._context.abort(grpc.StatusCode.INTERNAL, GENERIC_INTERNAL_MESSAGE)
 
 
-def _code_name(context: grpc.aio.ServicerContext) -> str:
+def _code_name(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     code = context.code()
     for status in grpc.StatusCode:
         if code in (status, status.value[0]):

@@ -123,7 +123,9 @@ def generate(out: Path, proto_root: Path = PROTO_ROOT) -> list[Path]:
     python_out = out / PYTHON_ROOT
     python_out.mkdir(parents=True, exist_ok=True)
     outs = [f"--python_out={python_out}", f"--pyi_out={python_out}"]
-    outs += [f"--grpc_python_out={python_out}", f"--mypy_grpc_out=quiet:{python_out}"]
+    # Concrete servicer bases, as grpc's are: a servicer may leave methods UNIMPLEMENTED.
+    mypy_grpc = f"--mypy_grpc_out=quiet,generate_concrete_servicer_stubs:{python_out}"
+    outs += [f"--grpc_python_out={python_out}", mypy_grpc]
     _protoc(proto_root, [f"--plugin=protoc-gen-mypy_grpc={mypy_grpc_plugin()}", *outs])
     for proto in proto_files(proto_root):
         # feedbackmesh/<svc>/v1/ and feedbackmesh/<svc>/ become regular packages

@@ -29,7 +29,11 @@ class SentimentServicer(sentiment_pb2_grpc.SentimentServiceServicer):
         self._description = description
 
     async def AnalyzeSentiment(
-        self, request: sentiment_pb2.AnalyzeSentimentRequest, context: grpc.aio.ServicerContext
+        self,
+        request: sentiment_pb2.AnalyzeSentimentRequest,
+        context: grpc.aio.ServicerContext[
+            sentiment_pb2.AnalyzeSentimentRequest, sentiment_pb2.AnalyzeSentimentResponse
+        ],
     ) -> sentiment_pb2.AnalyzeSentimentResponse:
         result = await self._service.analyze(request.text)
         return sentiment_pb2.AnalyzeSentimentResponse(
@@ -43,7 +47,9 @@ class SentimentServicer(sentiment_pb2_grpc.SentimentServiceServicer):
     async def BatchAnalyzeSentiment(
         self,
         request: sentiment_pb2.BatchAnalyzeSentimentRequest,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[
+            sentiment_pb2.BatchAnalyzeSentimentRequest, sentiment_pb2.BatchAnalyzeSentimentResponse
+        ],
     ) -> sentiment_pb2.BatchAnalyzeSentimentResponse:
         remaining = context.time_remaining()
         deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
@@ -55,7 +61,11 @@ class SentimentServicer(sentiment_pb2_grpc.SentimentServiceServicer):
         )
 
     async def GetModelInfo(
-        self, request: sentiment_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext
+        self,
+        request: sentiment_pb2.GetModelInfoRequest,
+        context: grpc.aio.ServicerContext[
+            sentiment_pb2.GetModelInfoRequest, sentiment_pb2.GetModelInfoResponse
+        ],
     ) -> sentiment_pb2.GetModelInfoResponse:
         return sentiment_pb2.GetModelInfoResponse(
             analyzer=self._service.analyzer_name,

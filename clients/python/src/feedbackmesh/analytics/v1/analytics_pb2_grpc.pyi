@@ -107,7 +107,7 @@ class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
     tenant or per server): retry later.
     """
 
-class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
+class AnalyticsServiceServicer:
     """AnalyticsService answers chart-ready, exact analytics over ClickHouse rollups.
     Every number equals the same aggregate over PostgreSQL. All series are
     Recharts-ready: flat points, plain JSON numbers, every bucket present.
@@ -127,28 +127,24 @@ class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
     unknown time zone or period, or `period` together with `start_time`.
     """
 
-    @_abc_1.abstractmethod
     def GetRatingsAnalytics(
         self,
         request: _analytics_pb2.GetRatingsAnalyticsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_analytics_pb2.GetRatingsAnalyticsResponse, _abc.Awaitable[_analytics_pb2.GetRatingsAnalyticsResponse]]: ...
 
-    @_abc_1.abstractmethod
     def GetSentimentAnalytics(
         self,
         request: _analytics_pb2.GetSentimentAnalyticsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_analytics_pb2.GetSentimentAnalyticsResponse, _abc.Awaitable[_analytics_pb2.GetSentimentAnalyticsResponse]]: ...
 
-    @_abc_1.abstractmethod
     def GetUsageTrends(
         self,
         request: _analytics_pb2.GetUsageTrendsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_analytics_pb2.GetUsageTrendsResponse, _abc.Awaitable[_analytics_pb2.GetUsageTrendsResponse]]: ...
 
-    @_abc_1.abstractmethod
     def ExportAnalytics(
         self,
         request: _analytics_pb2.ExportAnalyticsRequest,
@@ -159,7 +155,6 @@ class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
         "usage-trends".
         """
 
-    @_abc_1.abstractmethod
     def WatchAnalytics(
         self,
         request: _analytics_pb2.WatchAnalyticsRequest,

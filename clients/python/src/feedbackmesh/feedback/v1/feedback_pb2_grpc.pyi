@@ -113,13 +113,12 @@ class FeedbackServiceAsyncStub(FeedbackServiceStub):
     GetOutboxStatus: _aio.UnaryUnaryMultiCallable[_feedback_pb2.GetOutboxStatusRequest, _feedback_pb2.GetOutboxStatusResponse]  # type: ignore[assignment]
     """Internal: the outbox backlog, for ingestion lag and status."""
 
-class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
+class FeedbackServiceServicer:
     """FeedbackService owns feedback: validated, idempotent submission into PostgreSQL
     (the source of truth) with a transactional outbox that the ingest side drains.
     Tenant and user always come from the caller's verified token.
     """
 
-    @_abc_1.abstractmethod
     def SubmitFeedback(
         self,
         request: _feedback_pb2.SubmitFeedbackRequest,
@@ -134,7 +133,6 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         `x-feedbackmesh-duplicate: true`.
         """
 
-    @_abc_1.abstractmethod
     def BatchSubmitFeedback(
         self,
         request: _feedback_pb2.BatchSubmitFeedbackRequest,
@@ -144,7 +142,6 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         or its field violations). Valid items are written even when others are invalid.
         """
 
-    @_abc_1.abstractmethod
     def GetFeedback(
         self,
         request: _feedback_pb2.GetFeedbackRequest,
@@ -152,7 +149,6 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_feedback_pb2.Feedback, _abc.Awaitable[_feedback_pb2.Feedback]]:
         """Gets one feedback of the caller's tenant; another tenant's id is NOT_FOUND."""
 
-    @_abc_1.abstractmethod
     def ListFeedback(
         self,
         request: _feedback_pb2.ListFeedbackRequest,
@@ -160,7 +156,6 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_feedback_pb2.ListFeedbackResponse, _abc.Awaitable[_feedback_pb2.ListFeedbackResponse]]:
         """Lists the caller's tenant's feedback, newest first, with filters."""
 
-    @_abc_1.abstractmethod
     def ExportFeedback(
         self,
         request: _feedback_pb2.ExportFeedbackRequest,
@@ -172,7 +167,6 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         `{"export_complete": true, "row_count": N}`.
         """
 
-    @_abc_1.abstractmethod
     def PullOutboxEvents(
         self,
         request: _feedback_pb2.PullOutboxEventsRequest,
@@ -182,7 +176,6 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         unacknowledged outbox events in sequence order, for the ingest side.
         """
 
-    @_abc_1.abstractmethod
     def AckOutboxEvents(
         self,
         request: _feedback_pb2.AckOutboxEventsRequest,
@@ -192,7 +185,6 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         Acknowledging an unknown or already acknowledged sequence is a no-op.
         """
 
-    @_abc_1.abstractmethod
     def GetOutboxStatus(
         self,
         request: _feedback_pb2.GetOutboxStatusRequest,

@@ -58,12 +58,11 @@ class IngestServiceAsyncStub(IngestServiceStub):
     ClickHouse (by feedback id) are not inserted again.
     """
 
-class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
+class IngestServiceServicer:
     """IngestService moves committed feedback into ClickHouse exactly once: Redis
     pub/sub is the fast path, the FeedbackService outbox the durable one.
     """
 
-    @_abc_1.abstractmethod
     def GetIngestStatus(
         self,
         request: _ingest_pb2.GetIngestStatusRequest,
@@ -71,7 +70,6 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_ingest_pb2.GetIngestStatusResponse, _abc.Awaitable[_ingest_pb2.GetIngestStatusResponse]]:
         """Ingestion health: backlog, lag, totals and the last error."""
 
-    @_abc_1.abstractmethod
     def IngestEvents(
         self,
         request: _ingest_pb2.IngestEventsRequest,

@@ -66,12 +66,11 @@ class SentimentServiceAsyncStub(SentimentServiceStub):
     GetModelInfo: _aio.UnaryUnaryMultiCallable[_sentiment_pb2.GetModelInfoRequest, _sentiment_pb2.GetModelInfoResponse]  # type: ignore[assignment]
     """Describes the analyzer this server runs."""
 
-class SentimentServiceServicer(metaclass=_abc_1.ABCMeta):
+class SentimentServiceServicer:
     """SentimentService scores the sentiment of free text (feedback comments).
     It is stateless: the model is loaded in memory once at start-up.
     """
 
-    @_abc_1.abstractmethod
     def AnalyzeSentiment(
         self,
         request: _sentiment_pb2.AnalyzeSentimentRequest,
@@ -81,7 +80,6 @@ class SentimentServiceServicer(metaclass=_abc_1.ABCMeta):
         when the text is empty, whitespace-only, or longer than 10,000 characters.
         """
 
-    @_abc_1.abstractmethod
     def BatchAnalyzeSentiment(
         self,
         request: _sentiment_pb2.BatchAnalyzeSentimentRequest,
@@ -92,7 +90,6 @@ class SentimentServiceServicer(metaclass=_abc_1.ABCMeta):
         `texts` when the list is empty or longer than 1,000; nothing is scored then.
         """
 
-    @_abc_1.abstractmethod
     def GetModelInfo(
         self,
         request: _sentiment_pb2.GetModelInfoRequest,
