@@ -19,6 +19,7 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,7 +68,7 @@ async def _dashboards(port: int, tokens: dict[str, str], config: ReplayConfig) -
     requests = _requests()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = analytics_pb2_grpc.AnalyticsServiceStub(channel)
-        methods = {
+        methods: dict[str, Callable[..., Awaitable[Any]]] = {
             "ratings": stub.GetRatingsAnalytics,
             "sentiment": stub.GetSentimentAnalytics,
             "usage": stub.GetUsageTrends,

@@ -34,8 +34,10 @@ class Counter(grpc.GenericRpcHandler):
         self.calls = 0
         self.first_at: float | None = None
 
-    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    def service(
+        self, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[bytes, bytes] | None:
+        async def call(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
             self.calls += 1
             if self.first_at is None:
                 self.first_at = time.monotonic()
@@ -59,7 +61,7 @@ async def run(policy: str, seconds: float, late: float) -> str:
     settings = Settings(peer_lb_policy=policy)
     resources = Resources(settings)
     channel = resources.channel(f"ipv4:127.0.0.1:{ports[0]},127.0.0.1:{ports[1]}")
-    call = channel.unary_unary(METHOD)
+    call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(METHOD)
     started = time.monotonic()
     late_started: float | None = None
     while time.monotonic() - started < seconds:

@@ -49,7 +49,14 @@ COMMENTS = ["", "", "", "great agent", "useless answer", "fine", "very helpful, 
 
 
 def request(rng: random.Random) -> feedback_pb2.SubmitFeedbackRequest:
-    kind = rng.choice(list(feedback_pb2.FeedbackType.values())[1:])
+    kind = rng.choice(
+        [
+            feedback_pb2.FEEDBACK_TYPE_EXECUTION,
+            feedback_pb2.FEEDBACK_TYPE_AGENT,
+            feedback_pb2.FEEDBACK_TYPE_CHAT,
+            feedback_pb2.FEEDBACK_TYPE_GENERAL,
+        ]
+    )
     r = feedback_pb2.SubmitFeedbackRequest(
         request_id=uuid.uuid4().hex, feedback_type=kind, rating=rng.randint(1, 5),
         comment=rng.choice(COMMENTS), tags=rng.sample(["a", "b", "c", "d"], rng.randint(0, 2)),

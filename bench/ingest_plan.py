@@ -21,7 +21,12 @@ from ingest_svc.writer import IngestStats, Writer
 from mesh_runtime.settings import Settings
 
 # The four feedback types, in enum order (1..4).
-_TYPES = list(feedback_pb2.FeedbackType.values())[1:]
+_TYPES = [
+    feedback_pb2.FEEDBACK_TYPE_EXECUTION,
+    feedback_pb2.FEEDBACK_TYPE_AGENT,
+    feedback_pb2.FEEDBACK_TYPE_CHAT,
+    feedback_pb2.FEEDBACK_TYPE_GENERAL,
+]
 
 
 def make_events(count: int, first: int = 0) -> list[feedback_pb2.FeedbackEvent]:

@@ -11,6 +11,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -173,7 +174,11 @@ async def test_grpc_views_validation_tenant_walls_and_csv(
     events: list[Event], serve: Serve, token_for: Callable[..., str]
 ) -> None:
     server = await serve(["analytics"])
-    window = {"start_time": _ts(at(60)), "end_time": _ts(NOW), "time_zone": "America/Los_Angeles"}
+    window: dict[str, Any] = {
+        "start_time": _ts(at(60)),
+        "end_time": _ts(NOW),
+        "time_zone": "America/Los_Angeles",
+    }
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         stub = analytics_pb2_grpc.AnalyticsServiceStub(channel)
         owner = bearer_metadata(token_for(TENANTS[0]))

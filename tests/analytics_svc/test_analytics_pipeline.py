@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import asyncpg
 import grpc
@@ -34,6 +35,7 @@ from analytics_pipeline import (
     random_submission,
 )
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from feedback_svc.migrations import migrate_database
@@ -56,7 +58,7 @@ ZONES = ("UTC", "America/Los_Angeles", "Asia/Kolkata")
 
 @dataclass
 class Env:
-    stub: analytics_pb2_grpc.AnalyticsServiceStub
+    stub: analytics_pb2_grpc.AnalyticsServiceAsyncStub
     db: asyncpg.Connection
     now: datetime
     token_for: Callable[..., str]
@@ -188,7 +190,10 @@ def _cases(now: datetime) -> list[Case]:
     return cases
 
 
-def _request(case: Case, message: type, **extra: object) -> object:
+Request = TypeVar("Request", bound=Message)
+
+
+def _request(case: Case, message: type[Request], **extra: Any) -> Request:
     return message(
         start_time=_ts(case.start),
         end_time=_ts(case.end),

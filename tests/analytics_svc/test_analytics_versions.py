@@ -34,6 +34,7 @@ from analytics_pipeline import (
     pg_usage_range,
     random_submission,
 )
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import REGISTRY
 
@@ -82,18 +83,18 @@ class World:
     settings: Settings
     mesh: LocalMesh
     db: asyncpg.Connection
-    feedback: feedback_pb2_grpc.FeedbackServiceStub
+    feedback: feedback_pb2_grpc.FeedbackServiceAsyncStub
     token_for: Callable[..., str]
     started: datetime
     ingest: MeshServer | None = None
     analytics: MeshServer | None = None
     analytics_channel: grpc.aio.Channel | None = None
     # A second analytics replica: every replica states the same versions.
-    replica: analytics_pb2_grpc.AnalyticsServiceStub | None = None
+    replica: analytics_pb2_grpc.AnalyticsServiceAsyncStub | None = None
     answers: list[Answer] = field(default_factory=list)
     submitted: int = 0
 
-    def stub(self) -> analytics_pb2_grpc.AnalyticsServiceStub:
+    def stub(self) -> analytics_pb2_grpc.AnalyticsServiceAsyncStub:
         assert self.analytics_channel is not None
         return analytics_pb2_grpc.AnalyticsServiceStub(self.analytics_channel)
 
@@ -142,17 +143,16 @@ class World:
             shape["end_time"] = _ts(self.started + timedelta(days=1))
         metadata = bearer_metadata(self.token_for(tenant, "analyst"))
         stub = self.replica if replica and self.replica is not None else self.stub()
+        response: Message
         if question.view == "ratings":
-            call = stub.GetRatingsAnalytics(
-                pb.GetRatingsAnalyticsRequest(**shape), metadata=metadata
-            )
+            ratings = pb.GetRatingsAnalyticsRequest(**shape)
+            response = await stub.GetRatingsAnalytics(ratings, metadata=metadata)
         elif question.view == "sentiment":
-            request = pb.GetSentimentAnalyticsRequest(**shape, top_n=TOP_N)
-            call = stub.GetSentimentAnalytics(request, metadata=metadata)
+            sentiment = pb.GetSentimentAnalyticsRequest(**shape, top_n=TOP_N)
+            response = await stub.GetSentimentAnalytics(sentiment, metadata=metadata)
         else:
-            request = pb.GetUsageTrendsRequest(**shape, top_n=TOP_N)
-            call = stub.GetUsageTrends(request, metadata=metadata)
-        response = await call
+            usage = pb.GetUsageTrendsRequest(**shape, top_n=TOP_N)
+            response = await stub.GetUsageTrends(usage, metadata=metadata)
         self.answers.append(Answer(tenant, question, response))
         return response
 

@@ -24,7 +24,9 @@ RUN = uuid.uuid4().hex[:6]
 A, B, C = (f"watch-{name}-{RUN}" for name in "abc")
 
 
-async def _events(stub: analytics_pb2_grpc.AnalyticsServiceStub, token: str) -> AsyncIterator[int]:
+async def _events(
+    stub: analytics_pb2_grpc.AnalyticsServiceAsyncStub, token: str
+) -> AsyncIterator[int]:
     call = stub.WatchAnalytics(pb.WatchAnalyticsRequest(), metadata=bearer_metadata(token))
     async for event in call:
         yield event.data_version

@@ -178,7 +178,9 @@ async def scripted_server(
 
 
 async def abort(
-    context: grpc.aio.ServicerContext, code: grpc.StatusCode, retry_delay: float | None = None
+    context: grpc.aio.ServicerContext[Any, Any],
+    code: grpc.StatusCode,
+    retry_delay: float | None = None,
 ) -> None:
     """Fails the call with ``code`` and, if given, a google.rpc.RetryInfo delay (seconds)."""
     status = status_pb2.Status(code=code.value[0], message="scripted failure")

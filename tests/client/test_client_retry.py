@@ -37,11 +37,15 @@ class Scripted(sentiment_pb2_grpc.SentimentServiceServicer):
     script: list[tuple[grpc.StatusCode, float | None]] = field(default_factory=list)
     calls: list[float] = field(default_factory=list)
 
-    async def AnalyzeSentiment(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def AnalyzeSentiment(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
         self.calls.append(time.monotonic())
         if self.script:
             await abort(context, *self.script.pop(0))
-        return sentiment_pb2.AnalyzeSentimentResponse(label=1, score=1.0, analyzer="scripted")
+        return sentiment_pb2.AnalyzeSentimentResponse(
+            label=sentiment_pb2.SENTIMENT_LABEL_POSITIVE, score=1.0, analyzer="scripted"
+        )
 
 
 @dataclass

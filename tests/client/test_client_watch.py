@@ -42,7 +42,7 @@ class ScriptedWatch(analytics_pb2_grpc.AnalyticsServiceServicer):
     calls: int = 0
 
     async def WatchAnalytics(
-        self, request: Any, context: grpc.aio.ServicerContext
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[analytics_pb2.WatchAnalyticsResponse]:
         self.calls += 1
         # Unscripted: the call's number as the version, held open.

@@ -26,6 +26,7 @@ from feedbackmesh.client import (
     Granularity,
     RetryPolicy,
     SentimentLabel,
+    SubmitFields,
 )
 from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
 from mesh_runtime.settings import Settings
@@ -62,8 +63,10 @@ def test_every_call_through_the_gateway(mesh: Mesh) -> None:
             feedback_type=FeedbackType.AGENT, agent_id=5, rating=4, comment="Really helpful!"
         )
         assert client.get(stored.id).request_id == stored.request_id
-        items = [{"feedback_type": FeedbackType.CHAT, "chat_session_id": f"c{i}", "rating": 3}
-                 for i in range(30)]  # fmt: skip
+        items: list[SubmitFields] = [
+            {"feedback_type": FeedbackType.CHAT, "chat_session_id": f"c{i}", "rating": 3}
+            for i in range(30)
+        ]
         assert all(r.stored for r in client.batch_submit(items))
         assert len(list(client.list(page_size=4))) == 31
         assert client.export(os.devnull, format="jsonl").row_count == 31

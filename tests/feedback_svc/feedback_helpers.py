@@ -97,7 +97,7 @@ class FeedbackEnv:
     settings: Settings
     server: MeshServer
     channel: grpc.aio.Channel
-    stub: feedback_pb2_grpc.FeedbackServiceStub
+    stub: feedback_pb2_grpc.FeedbackServiceAsyncStub
     token_for: Callable[..., str]
     sentiment: FakeSentiment | None
     tenant: str = field(default_factory=lambda: f"t-{uuid.uuid4().hex[:10]}")

@@ -29,7 +29,9 @@ class LateFailingSentiment(sentiment_pb2_grpc.SentimentServiceServicer):
     async def BatchAnalyzeSentiment(
         self,
         request: sentiment_pb2.BatchAnalyzeSentimentRequest,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[
+            sentiment_pb2.BatchAnalyzeSentimentRequest, sentiment_pb2.BatchAnalyzeSentimentResponse
+        ],
     ) -> sentiment_pb2.BatchAnalyzeSentimentResponse:
         self.calls += 1
         await asyncio.sleep(0.5)

@@ -34,7 +34,14 @@ TAGS = ["speed", "accuracy", "ux", "billing", "latency", "tone"]
 
 
 def random_request(rng: random.Random) -> feedback_pb2.SubmitFeedbackRequest:
-    kind = rng.choice(list(feedback_pb2.FeedbackType.values())[1:])
+    kind = rng.choice(
+        [
+            feedback_pb2.FEEDBACK_TYPE_EXECUTION,
+            feedback_pb2.FEEDBACK_TYPE_AGENT,
+            feedback_pb2.FEEDBACK_TYPE_CHAT,
+            feedback_pb2.FEEDBACK_TYPE_GENERAL,
+        ]
+    )
     request = feedback_pb2.SubmitFeedbackRequest(
         request_id=uuid.uuid4().hex,
         feedback_type=kind,

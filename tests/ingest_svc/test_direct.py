@@ -23,7 +23,11 @@ from ingest_svc.writer import IngestStats, Writer
 from mesh_runtime.auth import DEFAULT_USER_SCOPES
 
 # Positive, neutral, negative: enum values 1..3.
-_LABELS = list(sentiment_pb2.SentimentLabel.values())[1:]
+_LABELS = [
+    sentiment_pb2.SENTIMENT_LABEL_POSITIVE,
+    sentiment_pb2.SENTIMENT_LABEL_NEUTRAL,
+    sentiment_pb2.SENTIMENT_LABEL_NEGATIVE,
+]
 
 
 def make_events(tenant: str, count: int, first_id: int) -> list[feedback_pb2.FeedbackEvent]:

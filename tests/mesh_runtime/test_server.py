@@ -32,7 +32,11 @@ class ProbeServicer(sentiment_pb2_grpc.SentimentServiceServicer):
     """Behaves according to the request text, to exercise the runtime."""
 
     async def AnalyzeSentiment(
-        self, request: sentiment_pb2.AnalyzeSentimentRequest, context: grpc.aio.ServicerContext
+        self,
+        request: sentiment_pb2.AnalyzeSentimentRequest,
+        context: grpc.aio.ServicerContext[
+            sentiment_pb2.AnalyzeSentimentRequest, sentiment_pb2.AnalyzeSentimentResponse
+        ],
     ) -> sentiment_pb2.AnalyzeSentimentResponse:
         if request.text == "boom":
             raise RuntimeError(SECRET_TEXT)

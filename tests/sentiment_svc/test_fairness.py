@@ -56,7 +56,7 @@ async def settled_count() -> float:
 @pytest.fixture
 async def stub(
     serve: Serve, settings: Settings, token_for: Callable[..., str]
-) -> sentiment_pb2_grpc.SentimentServiceStub:
+) -> sentiment_pb2_grpc.SentimentServiceAsyncStub:
     server = await serve(
         ["sentiment"], settings=settings.model_copy(update={"sentiment_analyzer": ANALYZER})
     )
@@ -67,7 +67,7 @@ async def stub(
 
 
 async def test_single_calls_are_answered_while_a_maximal_batch_runs(
-    stub: sentiment_pb2_grpc.SentimentServiceStub,
+    stub: sentiment_pb2_grpc.SentimentServiceAsyncStub,
 ) -> None:
     metadata = stub.metadata  # type: ignore[attr-defined]
     start = texts_scored()
@@ -86,7 +86,7 @@ async def test_single_calls_are_answered_while_a_maximal_batch_runs(
 
 @pytest.mark.parametrize("how", ["cancelled", "deadline"])
 async def test_work_stops_when_the_caller_is_gone(
-    stub: sentiment_pb2_grpc.SentimentServiceStub, how: str
+    stub: sentiment_pb2_grpc.SentimentServiceAsyncStub, how: str
 ) -> None:
     metadata = stub.metadata  # type: ignore[attr-defined]
     start = await settled_count()

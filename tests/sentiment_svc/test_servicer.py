@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 import pytest
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -21,14 +23,16 @@ NEUTRAL = "The agent ran on Tuesday."
 Serve = Callable[..., Awaitable[MeshServer]]
 
 
+Reply = TypeVar("Reply", bound=Message)
+
+
 async def _stub_call(
-    server: MeshServer, token: str, method: str, request: object
-) -> sentiment_pb2.AnalyzeSentimentResponse:
+    server: MeshServer, token: str, method: str, request: object, reply: type[Reply]
+) -> Reply:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         stub = sentiment_pb2_grpc.SentimentServiceStub(channel)
-        result: sentiment_pb2.AnalyzeSentimentResponse = await getattr(stub, method)(
-            request, metadata=bearer_metadata(token), timeout=30
-        )
+        result = await getattr(stub, method)(request, metadata=bearer_metadata(token), timeout=30)
+        assert isinstance(result, reply)
         return result
 
 
@@ -48,7 +52,11 @@ async def test_clear_examples_get_the_right_labels_and_batch_equals_singles(
     # One after another, so each is scored alone.
     singles = [
         await _stub_call(
-            server, token, "AnalyzeSentiment", sentiment_pb2.AnalyzeSentimentRequest(text=t)
+            server,
+            token,
+            "AnalyzeSentiment",
+            sentiment_pb2.AnalyzeSentimentRequest(text=t),
+            sentiment_pb2.AnalyzeSentimentResponse,
         )
         for t in texts
     ]
@@ -65,6 +73,7 @@ async def test_clear_examples_get_the_right_labels_and_batch_equals_singles(
         token,
         "BatchAnalyzeSentiment",
         sentiment_pb2.BatchAnalyzeSentimentRequest(texts=texts),
+        sentiment_pb2.BatchAnalyzeSentimentResponse,
     )
     assert [r.label for r in batch.results] == [s.label for s in singles]
     # The default model's scores are rounded from float32, whose last bits may differ
@@ -72,7 +81,13 @@ async def test_clear_examples_get_the_right_labels_and_batch_equals_singles(
     tolerance = 2e-6 if analyzer_name == "default" else 1e-12
     for from_batch, single in zip(batch.results, singles, strict=True):
         assert abs(from_batch.score - single.score) <= tolerance
-    info = await _stub_call(server, token, "GetModelInfo", sentiment_pb2.GetModelInfoRequest())
+    info = await _stub_call(
+        server,
+        token,
+        "GetModelInfo",
+        sentiment_pb2.GetModelInfoRequest(),
+        sentiment_pb2.GetModelInfoResponse,
+    )
     assert info.analyzer == singles[0].analyzer
     if analyzer_name != "default":
         assert info.analyzer == analyzer_name
@@ -111,7 +126,8 @@ async def test_bad_input_is_invalid_argument_naming_the_field(
         ["sentiment"], settings=settings.model_copy(update={"sentiment_analyzer": "vader"})
     )
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await _stub_call(server, token_for(scopes=[SCOPE_SENTIMENT]), method, request_message)
+        token = token_for(scopes=[SCOPE_SENTIMENT])
+        await _stub_call(server, token, method, request_message, Message)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     status = rpc_status.from_call(raised.value)
     assert status is not None
@@ -131,5 +147,6 @@ async def test_text_of_exactly_10000_characters_is_accepted(
         token_for(scopes=[SCOPE_SENTIMENT]),
         "AnalyzeSentiment",
         sentiment_pb2.AnalyzeSentimentRequest(text="good " * 2_000),
+        sentiment_pb2.AnalyzeSentimentResponse,
     )
     assert reply.label == sentiment_pb2.SENTIMENT_LABEL_POSITIVE
