@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 
 from feedbackmesh.feedback.v1 import feedback_pb2, feedback_pb2_grpc
-from mesh_runtime.auth import DEFAULT_USER_SCOPES, mint_token
+from mesh_runtime.auth import DEFAULT_USER_SCOPES, bearer_metadata, mint_token
 from mesh_runtime.net import free_port
 from mesh_runtime.settings import Settings
 
@@ -60,9 +60,7 @@ def test_a_publish_failing_every_release_is_logged_once(settings: Settings, tmp_
                     feedback_type=feedback_pb2.FEEDBACK_TYPE_GENERAL,
                     rating=4,
                 )
-                stub.SubmitFeedback(
-                    request, metadata=[("authorization", f"Bearer {token}")], timeout=60
-                )
+                stub.SubmitFeedback(request, metadata=bearer_metadata(token), timeout=60)
                 time.sleep(0.05)  # each commit wakes the releaser: one publish per release
     finally:
         server.terminate()
