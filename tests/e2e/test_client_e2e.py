@@ -55,7 +55,7 @@ class Recorder(grpc.UnaryUnaryClientInterceptor):
         return continuation(details, request)
 
 
-def test_every_call_through_the_gateway(mesh: Mesh) -> None:
+def test_every_call_through_the_gateway(mesh: Mesh, tmp_path: Path) -> None:
     tenant = "e2e-client-gateway"
     gateway = urlsplit(mesh.gateway).netloc
     with FeedbackMeshClient(gateway, token=token(tenant), tls=False) as client:
@@ -69,7 +69,7 @@ def test_every_call_through_the_gateway(mesh: Mesh) -> None:
         ]
         assert all(r.stored for r in client.batch_submit(items))
         assert len(list(client.list(page_size=4))) == 31
-        assert client.export(os.devnull, format="jsonl").row_count == 31
+        assert client.export(tmp_path / "feedback.jsonl", format="jsonl").row_count == 31
         assert (
             SentimentLabel(client.analyze_sentiment("I love it").label) == SentimentLabel.POSITIVE
         )

@@ -85,11 +85,17 @@ class TrailerCheck:
 def output(destination: Destination) -> Iterator[BinaryIO]:
     """Where an export's bytes go: a file object as given, or for a path a
     ``<path>.partial`` file renamed into place only when the block completes (so a cut
-    export never sits under the final name)."""
+    export never sits under the final name). A path that exists and is not a regular file
+    (``/dev/null``, a FIFO, ``/dev/stdout``) is written in place: renaming over it would
+    replace the device with a file."""
     if not isinstance(destination, str | os.PathLike):
         yield destination
         return
     path = Path(destination)
+    if path.exists() and not path.is_file():
+        with path.open("wb") as out:
+            yield out
+        return
     partial = path.with_name(path.name + ".partial")
     try:
         with partial.open("wb") as out:
