@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from google.protobuf import json_format, struct_pb2
 
 from feedback_svc.domain import (
+    MUTABLE_FIELDS,
+    FeedbackPatch,
     FeedbackRecord,
     FeedbackType,
     OutboxEvent,
@@ -69,6 +71,34 @@ def raw_submission(request: feedback_pb2.SubmitFeedbackRequest) -> RawSubmission
     )
 
 
+def feedback_patch(request: feedback_pb2.UpdateFeedbackRequest) -> FeedbackPatch:
+    """The requested change; the paths are checked by the service. An empty mask means
+    the populated mutable fields (AIP-134)."""
+    feedback = request.feedback
+    paths = set(request.update_mask.paths)
+    if "*" in paths:
+        paths = (paths - {"*"}) | set(MUTABLE_FIELDS)
+    if not paths:
+        populated = {
+            "rating": feedback.rating != 0,
+            "comment": feedback.comment != "",
+            "tags": len(feedback.tags) > 0,
+            "metadata": feedback.HasField("metadata") and len(feedback.metadata.fields) > 0,
+        }
+        paths = {name for name, present in populated.items() if present}
+    metadata_bytes = feedback.metadata.ByteSize() if feedback.HasField("metadata") else 0
+    return FeedbackPatch(
+        paths=frozenset(paths),
+        rating=feedback.rating,
+        comment=feedback.comment,
+        tags=tuple(feedback.tags),
+        metadata=json_format.MessageToDict(feedback.metadata)
+        if 0 < metadata_bytes <= MAX_METADATA_WIRE_BYTES
+        else {},
+        metadata_wire_bytes=metadata_bytes,
+    )
+
+
 def feedback_message(record: FeedbackRecord) -> feedback_pb2.Feedback:
     metadata = struct_pb2.Struct()
     metadata.update(record.metadata)
@@ -90,6 +120,8 @@ def feedback_message(record: FeedbackRecord) -> feedback_pb2.Feedback:
         request_id=record.request_id,
         created_at=to_timestamp(record.created_at),
         updated_at=to_timestamp(record.updated_at),
+        revision=record.revision,
+        etag=record.etag,
     )
 
 
@@ -111,6 +143,8 @@ def event_message(event: OutboxEvent) -> feedback_pb2.FeedbackEvent:
         created_at=to_timestamp(event.created_at),
         released_at=to_timestamp(event.released_at),
         traceparent=event.traceparent or "",
+        revision=event.revision,
+        deleted=event.deleted,
     )
 
 
@@ -187,7 +221,8 @@ def event_json(event: OutboxEvent) -> str:
         body["agent_id"] = str(event.agent_id)
     if event.chat_session_id:
         body["chat_session_id"] = event.chat_session_id
-    body["rating"] = event.rating
+    if event.rating:  # 0 only in a retraction
+        body["rating"] = event.rating
     if event.sentiment is not None:
         body["sentiment"] = _LABEL_NAMES[event.sentiment]
     if event.sentiment_score:
@@ -200,4 +235,8 @@ def event_json(event: OutboxEvent) -> str:
     body["released_at"] = rfc3339(event.released_at)
     if event.traceparent:
         body["traceparent"] = event.traceparent
+    if event.revision:
+        body["revision"] = event.revision
+    if event.deleted:
+        body["deleted"] = True
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)

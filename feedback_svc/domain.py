@@ -107,6 +107,29 @@ class FeedbackRecord:
     payload_hash: str
     created_at: datetime
     updated_at: datetime
+    # 1 when submitted, +1 per change.
+    revision: int = 1
+
+    @property
+    def etag(self) -> str:
+        # Opaque to clients; the revision alone names a state of this feedback.
+        return f'W/"{self.revision}"'
+
+
+# The fields UpdateFeedback may change (AIP-134 paths).
+MUTABLE_FIELDS: Final[tuple[str, ...]] = ("rating", "comment", "tags", "metadata")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackPatch:
+    """The new values of an UpdateFeedback; only the fields in ``paths`` are applied."""
+
+    paths: frozenset[str]
+    rating: int = 0
+    comment: str = ""
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata_wire_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +188,12 @@ class OutboxEvent:
     released_at: datetime
     # The submission's W3C trace context (None for rows from before it was stored).
     traceparent: str | None = None
+    # The feedback's revision, and whether it was retracted at it (then only the id,
+    # tenant, type and created_at are meaningful).
+    revision: int = 1
+    deleted: bool = False
+    # The outbox row's own revision (which change enqueued it): its key with feedback_id.
+    outbox_revision: int = 1
 
 
 @dataclass(frozen=True, slots=True)

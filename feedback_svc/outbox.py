@@ -69,11 +69,23 @@ _F_COLUMNS = (
 # UPDATE that stores sequence, released_at and the serialized event together: one new
 # tuple per row instead of two (sequence, then payload), so less PostgreSQL CPU per
 # released row.
+# An outbox row of a live feedback carries the feedback as it is now (its current revision:
+# a row enqueued by an older change is released with the newer state, which ingest then
+# applies once); a row of a retracted feedback carries the retraction (feedback_retracted:
+# id, tenant, type, created_at and the revision of the retraction, nothing of the user).
 RELEASE_SELECT_SQL = f"""
 SELECT nextval('feedback_outbox_sequence') AS sequence, clock_timestamp() AS released_at, t.*
 FROM (
-    SELECT {_F_COLUMNS} FROM feedback_outbox o JOIN feedback f ON f.id = o.feedback_id
-    WHERE o.ready AND o.sequence IS NULL ORDER BY o.feedback_id LIMIT $1
+    SELECT * FROM (
+        SELECT {_F_COLUMNS}, f.revision, false AS deleted, o.revision AS outbox_revision
+        FROM feedback_outbox o JOIN feedback f ON f.id = o.feedback_id
+        WHERE o.ready AND o.sequence IS NULL
+        UNION ALL
+        SELECT d.id, d.tenant_id, '', d.feedback_type, NULL, NULL, NULL, 0, NULL, NULL, false,
+            '[]'::jsonb, d.created_at, o.traceparent, d.revision, true, o.revision
+        FROM feedback_outbox o JOIN feedback_retracted d ON d.id = o.feedback_id
+        WHERE o.ready AND o.sequence IS NULL
+    ) u ORDER BY feedback_id, outbox_revision LIMIT $1
 ) t
 """
 
@@ -81,9 +93,9 @@ RELEASE_UPDATE_SQL = """
 WITH released AS (
     UPDATE feedback_outbox o
     SET sequence = r.sequence, released_at = r.released_at, payload = r.payload
-    FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bytea[])
-        AS r(feedback_id, sequence, released_at, payload)
-    WHERE o.feedback_id = r.feedback_id
+    FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bytea[], $5::int[])
+        AS r(feedback_id, sequence, released_at, payload, revision)
+    WHERE o.feedback_id = r.feedback_id AND o.revision = r.revision
     RETURNING 1
 )
 UPDATE feedback_outbox_totals SET released = released + (SELECT count(*) FROM released)
@@ -168,6 +180,7 @@ class OutboxStore:
                     [event.sequence for event in events],
                     [event.released_at for event in events],
                     [self._encode(event) for event in events],
+                    [event.outbox_revision for event in events],
                 )
         return events
 

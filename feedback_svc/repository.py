@@ -20,6 +20,7 @@ from feedback_svc.domain import (
     FeedbackFilter,
     FeedbackRecord,
     NewFeedback,
+    SentimentLabel,
     SentimentScore,
     SentimentStatus,
 )
@@ -29,7 +30,7 @@ from feedback_svc.queries import filter_sql
 FEEDBACK_COLUMNS = (
     "id, tenant_id, user_id, feedback_type, execution_id, agent_id, chat_session_id, rating,"
     " comment, sentiment, sentiment_score, sentiment_status, tags, metadata, request_id,"
-    " payload_hash, created_at, updated_at"
+    " payload_hash, created_at, updated_at, revision"
 )
 
 _TAGS_JSON = json.JSONEncoder(ensure_ascii=False)
@@ -88,6 +89,48 @@ SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND request_id = AN
 SELECT_BY_ID_SQL = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant_id = $1 AND id = $2"  # noqa: S608
 
 
+# A change and its outbox row commit in one statement, as a submission does. The change
+# applies only to the revision the caller read (optimistic concurrency: no row back means
+# changed or gone since). Unreleased outbox rows of the feedback wait with the new one
+# while its comment awaits scoring: they would be released with the new state anyway.
+UPDATE_SQL = f"""
+WITH updated AS (
+    UPDATE feedback SET rating = $3, comment = $4, sentiment = $5, sentiment_score = $6,
+        sentiment_status = $7, tags = $8::text::jsonb, metadata = $9::text::jsonb,
+        revision = revision + 1, updated_at = clock_timestamp()
+    WHERE tenant_id = $1 AND id = $2 AND revision = $10
+    RETURNING {FEEDBACK_COLUMNS}
+), held AS (
+    UPDATE feedback_outbox o SET ready = u.sentiment_status <> '{STATUS_PENDING}'
+    FROM updated u WHERE o.feedback_id = u.id AND o.sequence IS NULL
+), outbox AS (
+    INSERT INTO feedback_outbox (feedback_id, revision, tenant_id, ready, created_at, traceparent)
+    SELECT id, revision, tenant_id, sentiment_status <> '{STATUS_PENDING}', created_at, $11
+    FROM updated
+)
+SELECT * FROM updated
+"""  # noqa: S608 (constant fragments; values are $n parameters)
+
+# A retraction removes the row (comment, tags, metadata, user) and leaves in
+# feedback_retracted only what ingest needs to take the feedback out of ClickHouse.
+DELETE_SQL = """
+WITH gone AS (
+    DELETE FROM feedback WHERE tenant_id = $1 AND id = $2 AND ($3 = 0 OR revision = $3)
+    RETURNING id, tenant_id, feedback_type, revision + 1 AS revision, created_at
+), retracted AS (
+    INSERT INTO feedback_retracted (id, tenant_id, feedback_type, revision, created_at)
+    SELECT id, tenant_id, feedback_type, revision, created_at FROM gone
+), held AS (
+    UPDATE feedback_outbox o SET ready = true FROM gone g
+    WHERE o.feedback_id = g.id AND o.sequence IS NULL
+), outbox AS (
+    INSERT INTO feedback_outbox (feedback_id, revision, tenant_id, ready, created_at, traceparent)
+    SELECT id, revision, tenant_id, true, created_at, $4 FROM gone
+)
+SELECT revision FROM gone
+"""
+
+
 def record_from_row(row: asyncpg.Record | dict[str, Any]) -> FeedbackRecord:
     return FeedbackRecord(
         id=row["id"],
@@ -108,6 +151,7 @@ def record_from_row(row: asyncpg.Record | dict[str, Any]) -> FeedbackRecord:
         payload_hash=row["payload_hash"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        revision=row["revision"],
     )
 
 
@@ -211,6 +255,30 @@ class FeedbackRepository:
     async def get(self, tenant_id: str, feedback_id: int) -> FeedbackRecord | None:
         row = await self._pool.fetchrow(SELECT_BY_ID_SQL, tenant_id, feedback_id)
         return record_from_row(row) if row is not None else None
+
+    async def update(
+        self,
+        record: FeedbackRecord,
+        item: NewFeedback,
+        score: tuple[SentimentLabel | None, float | None, SentimentStatus],
+        traceparent: str | None,
+    ) -> FeedbackRecord | None:
+        """Applies ``item``'s mutable fields to ``record``'s revision; None when the row
+        changed or disappeared since ``record`` was read."""
+        label, value, status = score
+        row = await self._pool.fetchrow(
+            UPDATE_SQL, record.tenant_id, record.id, item.rating, item.comment, label, value,
+            status, _TAGS_JSON.encode(item.tags), item.metadata_json, record.revision,
+            traceparent,
+        )  # fmt: skip
+        return record_from_row(row) if row is not None else None
+
+    async def delete(
+        self, tenant_id: str, feedback_id: int, revision: int, traceparent: str | None
+    ) -> bool:
+        """Retracts the feedback (only at ``revision`` unless 0); False when not there."""
+        gone = await self._pool.fetchval(DELETE_SQL, tenant_id, feedback_id, revision, traceparent)
+        return gone is not None
 
     async def list_page(
         self,

@@ -7,11 +7,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from feedback_svc import metrics
+from feedback_svc.changes import FeedbackChanges
 from feedback_svc.domain import (
     STATUS_PENDING,
     BatchItemOutcome,
     FeedbackFilter,
     FeedbackPage,
+    FeedbackPatch,
     FeedbackRecord,
     NewFeedback,
     OutboxStatus,
@@ -67,6 +69,7 @@ class FeedbackService:
         self._sentiment = sentiment
         self._wake_release = wake_release
         self._wake_rescore = wake_rescore
+        self.changes = FeedbackChanges(repository, sentiment, wake_release, wake_rescore)
         self._inserts: Coalescer[Submission, FeedbackRecord | None]
         self._inserts = Coalescer(
             self._insert_coalesced, max_batch=MAX_BATCH, max_in_flight=INSERTS_IN_FLIGHT
@@ -203,6 +206,16 @@ class FeedbackService:
         if record.sentiment_status == STATUS_PENDING:
             metrics.SENTIMENT_PENDING_SUBMISSIONS.inc()
             self._wake_rescore()
+
+    # --- changes (feedback_svc/changes.py) ---------------------------------------------
+
+    async def update(
+        self, principal: Principal, feedback_id: int, patch: FeedbackPatch, etag: str
+    ) -> FeedbackRecord:
+        return await self.changes.update(principal, feedback_id, patch, etag)
+
+    async def delete(self, principal: Principal, feedback_id: int, etag: str) -> None:
+        await self.changes.delete(principal, feedback_id, etag)
 
     # --- reads -----------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import grpc
 from google.api import httpbody_pb2
+from google.protobuf import empty_pb2
 from google.rpc import error_details_pb2
 
 from feedback_svc.convert import (
@@ -14,6 +15,7 @@ from feedback_svc.convert import (
     TYPE_FROM_PROTO,
     events_response,
     feedback_message,
+    feedback_patch,
     raw_submission,
 )
 from feedback_svc.domain import BatchItemStatus, FeedbackFilter
@@ -137,6 +139,26 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
     ) -> feedback_pb2.Feedback:
         record = await self._service.get(current_principal(), request.id)
         return feedback_message(record)
+
+    async def UpdateFeedback(
+        self,
+        request: feedback_pb2.UpdateFeedbackRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.UpdateFeedbackRequest, feedback_pb2.Feedback
+        ],
+    ) -> feedback_pb2.Feedback:
+        record = await self._service.update(
+            current_principal(), request.feedback.id, feedback_patch(request), request.feedback.etag
+        )
+        return feedback_message(record)
+
+    async def DeleteFeedback(
+        self,
+        request: feedback_pb2.DeleteFeedbackRequest,
+        context: grpc.aio.ServicerContext[feedback_pb2.DeleteFeedbackRequest, empty_pb2.Empty],
+    ) -> empty_pb2.Empty:
+        await self._service.delete(current_principal(), request.id, request.etag)
+        return empty_pb2.Empty()
 
     async def ListFeedback(
         self,

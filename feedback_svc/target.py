@@ -27,6 +27,8 @@ SERVICE_NAME = feedback_pb2.DESCRIPTOR.services_by_name["FeedbackService"].full_
 _SCOPES = {
     "SubmitFeedback": SCOPE_FEEDBACK_WRITE,
     "BatchSubmitFeedback": SCOPE_FEEDBACK_WRITE,
+    "UpdateFeedback": SCOPE_FEEDBACK_WRITE,
+    "DeleteFeedback": SCOPE_FEEDBACK_WRITE,
     "GetFeedback": SCOPE_FEEDBACK_READ,
     "ListFeedback": SCOPE_FEEDBACK_READ,
     "ExportFeedback": SCOPE_FEEDBACK_READ,

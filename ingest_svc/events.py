@@ -38,8 +38,9 @@ class Poisoned:
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """Rows column by column, in ``schema.EVENT_COLUMNS`` order (the insert format).
-    Times are integer microseconds since the epoch, UTC (DateTime64(6) ticks)."""
+    """Rows column by column, in ``schema.EVENT_COLUMNS`` order then the revision (the
+    insert format). Times are integer microseconds since the epoch, UTC (DateTime64(6)
+    ticks)."""
 
     columns: list[list[Any]]
 
@@ -61,6 +62,10 @@ class Rows:
     @property
     def released_micros(self) -> list[int]:
         return self.columns[13]
+
+    @property
+    def revisions(self) -> list[int]:
+        return self.columns[14]
 
     def days(self) -> list[date]:
         """The distinct UTC dates of created_at."""
@@ -149,6 +154,7 @@ def convert(
         [e.tags[:] for e in events],  # a slice: the fastest copy out of upb
         created,
         [r if r > 0 else c for r, c in zip(released, created, strict=True)],
+        column("revision"),
     ]  # fmt: skip
     rows = Rows(columns)
     if not events or (
@@ -179,6 +185,60 @@ def convert(
         seen.add(ids[i])
         keep.append(i)
     return rows.take(keep), poisoned, [events[i] for i in keep]
+
+
+def latest(events: list[feedback_pb2.FeedbackEvent]) -> list[feedback_pb2.FeedbackEvent]:
+    """One event per feedback id: the highest revision (the first seen among equals). An
+    event carries the whole state at its revision, so the newest one is all that counts."""
+    ids = [event.feedback_id for event in events]
+    if len(set(ids)) == len(ids):
+        return events
+    by_id: dict[int, feedback_pb2.FeedbackEvent] = {}
+    for event in events:
+        held = by_id.get(event.feedback_id)
+        if held is None or event.revision > held.revision:
+            by_id[event.feedback_id] = event
+    return list(by_id.values())
+
+
+def split_retractions(
+    events: list[feedback_pb2.FeedbackEvent],
+) -> tuple[list[feedback_pb2.FeedbackEvent], list[feedback_pb2.FeedbackEvent], list[Poisoned]]:
+    """(live events, valid retractions, poisoned retractions). A retraction carries only
+    the id, tenant, type and created_at: it is checked on those."""
+    if not any(event.deleted for event in events):
+        return events, [], []
+    live, retractions, poisoned = [], [], []
+    for event in events:
+        if not event.deleted:
+            live.append(event)
+        elif not 0 < event.feedback_id <= _UINT64_MAX or event.revision < 1:
+            poisoned.append(Poisoned(event, "a retraction needs a feedback_id and a revision"))
+        elif not event.tenant_id or len(event.tenant_id) > _MAX_STRING:
+            poisoned.append(Poisoned(event, "tenant_id must be 1..4096 characters"))
+        elif _micros(event.created_at) <= 0:
+            poisoned.append(Poisoned(event, "created_at is missing"))
+        else:
+            retractions.append(event)
+    return live, retractions, poisoned
+
+
+def days_of(events: list[feedback_pb2.FeedbackEvent]) -> set[date]:
+    return {
+        date.fromordinal(_EPOCH_ORDINAL + _micros(event.created_at) // MICROS_PER_DAY)
+        for event in events
+    }
+
+
+def hour_of(event: feedback_pb2.FeedbackEvent) -> int:
+    """The UTC hour of the event's created_at, as epoch seconds (its rollup bucket)."""
+    return _micros(event.created_at) // 3_600_000_000 * 3600
+
+
+def is_change(event: feedback_pb2.FeedbackEvent) -> bool:
+    """A change or retraction (revision 1 is the submission, 0 an event from before
+    revisions): the rows it supersedes must go and its rollup hour be recomputed."""
+    return event.deleted or event.revision > 1
 
 
 # The journal keeps the exact events of an in-flight insert so a restart can replay it

@@ -1,7 +1,8 @@
 """ClickHouse access for ingestion (synchronous clickhouse-connect: call via to_thread).
 
 Exactly-once rests on three things here, used by ingest_svc/writer.py:
-- ``existing_ids``: the anti-join guard; rows already in feedback_events are not sent.
+- ``existing_revisions``: the anti-join guard; events no newer than the revision already in
+  feedback_events (or its tombstones) are not sent.
 - ``insert_events`` with an ``insert_deduplication_token`` that belongs to one journal
   entry, i.e. to one fixed set of rows: a retry of the same rows under the same token is
   dropped by the raw table where it landed and, thanks to
@@ -23,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from ingest_svc import events as ev
-from ingest_svc.schema import EVENT_COLUMNS, VERSION_COLUMN
+from ingest_svc import repository_changes as changes
+from ingest_svc.schema import EVENT_COLUMNS, REVISION_COLUMN, VERSION_COLUMN
 from mesh_runtime.resources import create_clickhouse_client
 
 if TYPE_CHECKING:
@@ -46,9 +48,10 @@ _EVENT_TYPES = (
     "Array(String)",
     "DateTime64(6, 'UTC')",
     "DateTime64(6, 'UTC')",
+    "UInt32",
     "UInt64",
 )
-_INSERT_COLUMNS = [*EVENT_COLUMNS, VERSION_COLUMN]
+_INSERT_COLUMNS = [*EVENT_COLUMNS, REVISION_COLUMN, VERSION_COLUMN]
 # Ids per anti-join query: keeps the IN list (and the query text) bounded.
 _ANTI_JOIN_CHUNK = 10_000
 # A batch whose ids span less than this many times its size is looked up as one range.
@@ -68,14 +71,20 @@ class JournalEntry:
         cls, token: str, events: list[feedback_pb2.FeedbackEvent], data_version: int = 0
     ) -> JournalEntry:
         # Journaled events passed conversion once; the same code gives the same rows.
-        rows, poisoned, sources = ev.convert(events)
-        if poisoned or len(sources) != len(events):
+        live, retractions, bad = ev.split_retractions(events)
+        rows, poisoned, sources = ev.convert(live)
+        if bad or poisoned or len(sources) != len(live):
             raise ValueError(f"journal entry {token} holds events that no longer convert")
-        return cls(token, sources, rows, data_version)
+        return cls(token, [*sources, *retractions], rows, data_version)
 
     @property
     def tenants(self) -> set[str]:
-        return set(self.rows.tenants)
+        return {*self.rows.tenants, *(event.tenant_id for event in self.events)}
+
+    @property
+    def changes(self) -> list[feedback_pb2.FeedbackEvent]:
+        """The events that change or retract a feedback (see repository_changes.py)."""
+        return [event for event in self.events if ev.is_change(event)]
 
 
 def _done_row(token: str) -> list[Any]:
@@ -101,6 +110,7 @@ class ClickHouseRepository:
             "insert_deduplicate": 1,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
         }
+        self.clustered = bool(settings.clickhouse_cluster)
         if settings.clickhouse_cluster:
             # The anti-join must see every accepted row: insert through the
             # Distributed table synchronously.
@@ -128,36 +138,28 @@ class ClickHouseRepository:
                 self._client_instance.close()
                 self._client_instance = None
 
-    def existing_ids(self, rows: ev.Rows) -> set[int]:
-        """Feedback ids of ``rows`` already in feedback_events (the anti-join guard)."""
-        ids = rows.ids
-        # tenant and day lead the sort key: they prune the scan to the batch's granules.
-        where = (
-            f"SELECT feedback_id FROM `{self._db}`.feedback_events "
-            "WHERE tenant_id IN {tenants:Array(String)} "
-            "AND toDate(created_at) IN {days:Array(Date)} "
-        )
-        parameters: dict[str, Any] = {"tenants": sorted(set(rows.tenants)), "days": rows.days()}
-        low, high = min(ids), max(ids)
-        if high - low < _DENSE_SPAN * len(ids):
-            # Ids come from one PostgreSQL sequence, so a batch is nearly a contiguous range:
-            # a range bound costs chDB far less than a long IN list.
-            # Rows in the range that are not in the batch are filtered out here.
-            result = self._client.query(
-                where + "AND feedback_id BETWEEN {low:UInt64} AND {high:UInt64}",
-                parameters={**parameters, "low": low, "high": high},
-            )
-            wanted = set(ids)
-            return {i for (i,) in result.result_rows if i in wanted}
-        found: set[int] = set()
+    def existing_revisions(
+        self, rows: ev.Rows, retractions: list[feedback_pb2.FeedbackEvent]
+    ) -> dict[int, int]:
+        """The highest revision already in ClickHouse of each feedback of ``rows`` and
+        ``retractions`` (the anti-join guard: an event no newer is skipped)."""
+        ids = [*rows.ids, *(event.feedback_id for event in retractions)]
+        tenants = sorted({*rows.tenants, *(event.tenant_id for event in retractions)})
+        days = sorted({*rows.days(), *ev.days_of(retractions)})
+        found: dict[int, int] = {}
+        if max(ids) - min(ids) < _DENSE_SPAN * len(ids):
+            return changes.existing_revisions(self._client, self._db, tenants, days, ids, True)
         for start in range(0, len(ids), _ANTI_JOIN_CHUNK):
             # Scattered ids (a straggler among new ones): a bounded IN list per chunk.
-            result = self._client.query(
-                where + "AND feedback_id IN {ids:Array(UInt64)}",
-                parameters={**parameters, "ids": ids[start : start + _ANTI_JOIN_CHUNK]},
-            )
-            found.update(int(r[0]) for r in result.result_rows)
+            chunk = ids[start : start + _ANTI_JOIN_CHUNK]
+            found |= changes.existing_revisions(self._client, self._db, tenants, days, chunk, False)
         return found
+
+    def remove_superseded(self, events: list[feedback_pb2.FeedbackEvent]) -> None:
+        changes.remove_superseded(self._client, self._db, events)
+
+    def recompute_hours(self, events: list[feedback_pb2.FeedbackEvent]) -> None:
+        changes.recompute_hours(self._client, self._db, changes.touched_hours(events))
 
     def journal_begin(self, entry: JournalEntry, done_token: str | None = None) -> None:
         """Records ``entry`` before its insert; ``done_token`` closes the previous entry in

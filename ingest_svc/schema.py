@@ -49,6 +49,8 @@ EVENT_COLUMNS = (
 )
 # Every row carries the data version of the insert that made it visible (migration 3).
 VERSION_COLUMN = "data_version"
+# The feedback's revision (migration 4; 0 for rows from before revisions).
+REVISION_COLUMN = "revision"
 
 _EVENTS_COLUMNS_DDL = """
     feedback_id UInt64,
@@ -132,6 +134,18 @@ SELECT
 FROM {source}
 ARRAY JOIN tags AS tag
 GROUP BY tenant_id, hour, feedback_type, sentiment, tag"""
+
+# The rollups and the SELECT their views run: a change recomputes the hours it touches
+# with the same SELECT over the live raw rows of those hours (ingest_svc/repository_changes.py).
+ROLLUPS = (("feedback_hourly", _HOURLY_SELECT), ("feedback_tags_hourly", _TAGS_SELECT))
+
+# What a retraction leaves in ClickHouse: the id and the revision at which it went, so a
+# late older event of that feedback is recognized and dropped. Nothing of the user.
+_TOMBSTONES_COLUMNS_DDL = """
+    tenant_id LowCardinality(String),
+    feedback_id UInt64,
+    revision UInt32,
+    retracted_at DateTime64(3, 'UTC') DEFAULT now64(3)"""
 
 _JOURNAL_COLUMNS_DDL = """
     token String,
@@ -293,6 +307,20 @@ def migrations(database: str, cluster: str | None = None) -> list[Migration]:
                 # Rows ingested before this migration are version 0: until a tenant's
                 # next insert its data is what it was, so 0 names it exactly.
                 r.view("tenant_data_versions_mv", "tenant_data_versions", _VERSIONS_SELECT),
+            ),
+        ),
+        Migration(
+            4,
+            "feedback revisions and retraction tombstones",
+            (
+                *r.add_column("feedback_events", f"{REVISION_COLUMN} UInt32 DEFAULT 0"),
+                *r.table(
+                    "feedback_tombstones",
+                    _TOMBSTONES_COLUMNS_DDL,
+                    "MergeTree",
+                    "ORDER BY (tenant_id, feedback_id)",
+                    tenant_shard,
+                ),
             ),
         ),
     ]

@@ -101,7 +101,12 @@ class IngestWorker:
     # --- pub/sub path ------------------------------------------------------------
 
     async def on_event(self, event: feedback_pb2.FeedbackEvent, received: float) -> None:
-        self._buffer.setdefault(event.feedback_id, (event, received))
+        held = self._buffer.get(event.feedback_id)
+        if held is None or event.revision > held[0].revision:
+            # A newer revision of a buffered feedback replaces it (it carries the whole
+            # state); the older one is re-pulled by a later drain, skipped by the
+            # anti-join and acknowledged then.
+            self._buffer[event.feedback_id] = (event, received)
         self._has_items.set()
         if len(self._buffer) >= self._batch_size:
             self._full.set()
@@ -170,7 +175,7 @@ class IngestWorker:
                 following = asyncio.create_task(self.outbox.pull(self._batch_size, after))
                 # Events waiting in the pub/sub buffer are written and acked by its flush
                 # (or re-pulled by the next drain if that fails).
-                todo = [event for event in events if event.feedback_id not in self._buffer]
+                todo = [event for event in events if not self._buffered(event)]
                 previous = writing
                 writing = asyncio.create_task(self._ingest(todo, "outbox")) if todo else None
                 if previous is not None:
@@ -185,6 +190,10 @@ class IngestWorker:
                     task.cancel()
             raise
         return seen
+
+    def _buffered(self, event: feedback_pb2.FeedbackEvent) -> bool:
+        held = self._buffer.get(event.feedback_id)
+        return held is not None and held[0].revision >= event.revision
 
     # --- shared ------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from feedbackmesh.feedback.v1 import feedback_pb2
 from ingest_svc import metrics
-from ingest_svc.events import Rows, convert
+from ingest_svc.events import Rows, convert, is_change, latest, split_retractions
 from ingest_svc.repository import ClickHouseRepository, JournalEntry, new_token
 from ingest_svc.versions import DataVersions
 from mesh_runtime import tracing
@@ -103,7 +103,9 @@ class Writer:
         ``time.monotonic()`` bound (raises GaveUp), None retries until cancelled."""
         # Conversion is pure: it runs before the lock, so it overlaps the insert of the
         # batch ahead (chDB releases the GIL while it works).
-        rows, poisoned, sources = convert(list(events))
+        live, retractions, poisoned = split_retractions(latest(list(events)))
+        rows, bad, sources = convert(live)
+        poisoned += bad
         async with self._lock:
             await self._finish_unfinished(deadline)
             if poisoned:
@@ -120,22 +122,38 @@ class Writer:
                                   f"{poisoned[-1].error}")  # fmt: skip
             else:
                 self._stats.last_error = ""
-            if not rows:
+            if not rows and not retractions:
                 return WriteResult(0, 0, len(poisoned))
-            present = await self._retry(
-                "anti_join", self._repo.existing_ids, rows, deadline=deadline
+            held = await self._retry(
+                "anti_join", self._repo.existing_revisions, rows, retractions, deadline=deadline
             )
-            keep = [i for i, feedback_id in enumerate(rows.ids) if feedback_id not in present]
+            # An event applies only when it is newer than the revision ClickHouse holds:
+            # a redelivery, or an older revision arriving late, changes nothing.
+            keep = [
+                i for i, (feedback_id, revision) in enumerate(zip(rows.ids, rows.revisions,
+                                                                  strict=True))
+                if revision > held.get(feedback_id, -1)
+            ]  # fmt: skip
             missing = rows if len(keep) == len(rows) else rows.take(keep)
-            metrics.DUPLICATES_SKIPPED.inc(len(rows) - len(missing))
-            if len(missing):
+            gone = [e for e in retractions if e.revision > held.get(e.feedback_id, -1)]
+            applied = len(missing) + len(gone)
+            metrics.DUPLICATES_SKIPPED.inc(len(rows) + len(retractions) - applied)
+            if applied:
+                if gone or any(map(is_change, sources)):
+                    self._refuse_changes_on_a_cluster()
                 # From here on the rows are owned by the entry until it is finished.
                 self._pending = JournalEntry(
-                    new_token(), [sources[i] for i in keep], missing,
+                    new_token(), [*(sources[i] for i in keep), *gone], missing,
                     self.versions.next_version(),
                 )  # fmt: skip
                 await self._finish(self._pending, path, received, deadline)
-            return WriteResult(len(missing), len(rows) - len(missing), len(poisoned))
+            return WriteResult(applied, len(rows) + len(retractions) - applied, len(poisoned))
+
+    def _refuse_changes_on_a_cluster(self) -> None:
+        if self._repo.clustered:
+            # Lightweight deletes and rebuilt buckets are single-server SQL here; a change
+            # left unacknowledged waits in the outbox instead of being applied wrongly.
+            raise RuntimeError("feedback changes are not supported on a ClickHouse cluster yet")
 
     async def prepare(self, deadline: float | None = None) -> None:
         """Loads the data versions and replays an unfinished insert (before the first
@@ -183,17 +201,26 @@ class Writer:
             )  # fmt: skip
             self._unrecorded_done = None
         tenants = entry.tenants
+        changes = entry.changes
         await self.versions.announce(tenants, entry.data_version)
         started = time.perf_counter()
         with tracing.batch_span("ingest insert", (event.traceparent for event in entry.events)):
-            await self._retry(
-                "insert", self._repo.insert_events, entry.rows, entry.token, entry.data_version,
-                deadline=deadline,
-            )  # fmt: skip
+            if changes:
+                await self._retry("supersede", self._repo.remove_superseded, changes,
+                                  deadline=deadline)  # fmt: skip
+            if len(entry.rows):
+                await self._retry(
+                    "insert", self._repo.insert_events, entry.rows, entry.token,
+                    entry.data_version, deadline=deadline,
+                )  # fmt: skip
+            if changes:
+                await self._retry("recompute", self._repo.recompute_hours, changes,
+                                  deadline=deadline)  # fmt: skip
         metrics.INSERT_DURATION.observe(time.perf_counter() - started)
-        if journaled:
-            # The replayed rows may have landed before the crash: then the view saw
-            # nothing new, so the version is recorded directly.
+        if journaled or changes:
+            # The replayed rows may have landed before the crash (then the view saw
+            # nothing new), and a retraction inserts no row at all: the version is
+            # recorded directly.
             versions = dict.fromkeys(tenants, entry.data_version)
             await self._retry("versions", self._repo.record_versions, versions,
                               deadline=deadline)  # fmt: skip

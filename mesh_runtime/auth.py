@@ -21,6 +21,8 @@ from mesh_runtime.settings import Settings
 
 SCOPE_FEEDBACK_WRITE = "feedback:write"
 SCOPE_FEEDBACK_READ = "feedback:read"
+# Change or retract any feedback of the tenant, not only one's own.
+SCOPE_FEEDBACK_ADMIN = "feedback:admin"
 SCOPE_SENTIMENT = "sentiment:analyze"
 SCOPE_INGEST_READ = "ingest:read"
 SCOPE_ANALYTICS_READ = "analytics:read"

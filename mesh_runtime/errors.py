@@ -51,6 +51,12 @@ class FailedPrecondition(DomainError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Aborted(DomainError):
+    """A concurrency conflict (a stale etag): re-read and retry."""
+
+    code = grpc.StatusCode.ABORTED
+
+
 class Unauthenticated(DomainError):
     code = grpc.StatusCode.UNAUTHENTICATED
 

@@ -13,6 +13,7 @@ import pytest
 from client_helpers import CallLog, Flavour, Mesh, agent_feedback, new_tenant
 
 from feedbackmesh.client import (
+    AbortedError,
     AlreadyExistsError,
     BatchItemStatus,
     ExportIncompleteError,
@@ -239,3 +240,29 @@ def test_request_ids_are_kept_or_created_once() -> None:
     created = submission(bare)
     assert created.request_id and bare.request_id == "" and created.rating == 3
     assert submission({"feedback_type": FeedbackType.GENERAL, "rating": 1}).request_id
+
+
+async def test_update_and_delete_change_one_revision_at_a_time(
+    mesh: Mesh, flavour: Flavour
+) -> None:
+    async with flavour.client(**mesh.options(new_tenant())) as client:
+        stored = await flavour.run(client.submit, **agent_feedback(0, comment="Slow and wrong."))
+        assert stored.revision == 1 and stored.etag
+        changed = await flavour.run(
+            client.update, stored.id, etag=stored.etag, rating=5, comment="", tags=["Fixed"]
+        )
+        # The mask named exactly the given fields: comment="" cleared the comment.
+        assert (changed.revision, changed.rating, changed.comment) == (2, 5, "")
+        assert list(changed.tags) == ["fixed"] and changed.agent_id == stored.agent_id
+        assert changed.sentiment_status == feedback_pb2.SENTIMENT_STATUS_NO_COMMENT
+        with pytest.raises(AbortedError):
+            await flavour.run(client.update, stored.id, etag=stored.etag, rating=1)
+        with pytest.raises(InvalidArgumentError) as invalid:
+            await flavour.run(client.update, stored.id, rating=0)
+        assert set(invalid.value.field_violations) == {"rating"}
+        assert (await flavour.run(client.get, stored.id)) == changed
+        await flavour.run(client.delete, stored.id, etag=changed.etag)
+        with pytest.raises(NotFoundError):
+            await flavour.run(client.delete, stored.id)
+        with pytest.raises(NotFoundError):
+            await flavour.run(client.get, stored.id)

@@ -180,7 +180,7 @@ async def test_migrations_are_idempotent(settings: Settings, db: asyncpg.Connect
     from feedback_svc.migrations import migrate_database
 
     await migrate_database(settings)
-    assert await db.fetchval("SELECT version_num FROM feedback_alembic_version") == "0004"
+    assert await db.fetchval("SELECT version_num FROM feedback_alembic_version") == "0005"
 
 
 async def test_redis_down_never_fails_a_submission(

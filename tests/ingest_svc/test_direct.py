@@ -168,9 +168,9 @@ async def test_anti_join_finds_exactly_the_present_ids(mesh: Mesh, spread: int) 
     # Present: every third event; absent but in the id range: the others.
     await writer.write(events[::3], "direct")
     rows, _, _ = convert(events)
-    found = await asyncio.to_thread(repo.existing_ids, rows)
-    assert found == {e.feedback_id for e in events[::3]}
-    assert await asyncio.to_thread(repo.existing_ids, convert(events[1::3])[0]) == set()
+    found = await asyncio.to_thread(repo.existing_revisions, rows, [])
+    assert found == {e.feedback_id: e.revision for e in events[::3]}
+    assert await asyncio.to_thread(repo.existing_revisions, convert(events[1::3])[0], []) == {}
     await asyncio.to_thread(repo.close)
 
 

@@ -72,7 +72,7 @@ def test_valid_batch_converts_every_field() -> None:
             event.feedback_type, event.execution_id, event.agent_id, event.chat_session_id,
             event.rating, event.sentiment,
             event.sentiment_score if event.sentiment else 0.0,  # no label: no score
-            list(event.tags), created, released or created,
+            list(event.tags), created, released or created, event.revision,
         )  # fmt: skip
 
 

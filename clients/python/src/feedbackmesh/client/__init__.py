@@ -19,6 +19,7 @@ from feedbackmesh.client.arguments import (
     Period,
     RankedAnalyticsFilters,
     SubmitFields,
+    UpdateFields,
 )
 from feedbackmesh.client.auth import TokenProvider
 from feedbackmesh.client.batcher import AsyncBatcher, Batcher
@@ -31,6 +32,7 @@ from feedbackmesh.client.enums import (
     SentimentStatus,
 )
 from feedbackmesh.client.errors import (
+    AbortedError,
     AlreadyExistsError,
     BatcherClosedError,
     BatcherError,
@@ -58,6 +60,7 @@ from feedbackmesh.client.retry import RetryPolicy
 from feedbackmesh.client.sync import FeedbackMeshClient
 
 __all__ = [
+    "AbortedError",
     "AlreadyExistsError",
     "AnalyticsFilters",
     "AnalyticsView",
@@ -97,4 +100,5 @@ __all__ = [
     "TokenProvider",
     "UnauthenticatedError",
     "UnavailableError",
+    "UpdateFields",
 ]

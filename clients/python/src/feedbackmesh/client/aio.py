@@ -24,8 +24,10 @@ from feedbackmesh.client.arguments import (
     FeedbackFilters,
     RankedAnalyticsFilters,
     SubmitFields,
+    UpdateFields,
     fields_of,
     submission,
+    update_request,
 )
 from feedbackmesh.client.batcher import AsyncBatcher, Ledger
 from feedbackmesh.client.batching import MAX_BATCH_ITEMS, batches, carry_request_ids, item_results
@@ -99,6 +101,28 @@ class AsyncFeedbackMeshClient:
     async def get(self, feedback_id: int, *, timeout: float | None = None) -> feedback_pb2.Feedback:
         request = feedback_pb2.GetFeedbackRequest(id=feedback_id)
         return await self._call(self._feedback.GetFeedback, request, timeout)
+
+    async def update(
+        self,
+        feedback_id: int,
+        *,
+        etag: str = "",
+        timeout: float | None = None,
+        **changes: Unpack[UpdateFields],
+    ) -> feedback_pb2.Feedback:
+        """Changes the given fields of a feedback (its author, or the ``feedback:admin``
+        scope); returns it as stored, with its new ``revision`` and ``etag``. With ``etag``
+        a feedback changed since is ``AbortedError`` and stays as it is. Not retried: a
+        repeat after a lost answer would be a second change."""
+        request = update_request(feedback_id, etag, changes)
+        return await self._call(self._feedback.UpdateFeedback, request, timeout, idempotent=False)
+
+    async def delete(
+        self, feedback_id: int, *, etag: str = "", timeout: float | None = None
+    ) -> None:
+        """Retracts a feedback; a second delete is ``NotFoundError`` (so not retried)."""
+        request = feedback_pb2.DeleteFeedbackRequest(id=feedback_id, etag=etag)
+        await self._call(self._feedback.DeleteFeedback, request, timeout, idempotent=False)
 
     async def list(
         self,

@@ -35,6 +35,15 @@ class SubmitFields(TypedDict, total=False):
     request_id: str
 
 
+class UpdateFields(TypedDict, total=False):
+    """The fields of a feedback that may change; only those given are changed."""
+
+    rating: int
+    comment: str
+    tags: Sequence[str]
+    metadata: Mapping[str, Any]
+
+
 class FeedbackFilters(TypedDict, total=False):
     """Filters of ``list`` and ``export``; absent means "any"."""
 
@@ -73,6 +82,25 @@ class AnalyticsFilters(TypedDict, total=False):
 class RankedAnalyticsFilters(AnalyticsFilters, total=False):
     # Themes per side (sentiment) or top agents / executions (usage); default 10, at most 100.
     top_n: int
+
+
+def update_request(
+    feedback_id: int, etag: str, changes: UpdateFields
+) -> feedback_pb2.UpdateFeedbackRequest:
+    """An UpdateFeedback whose field mask names exactly the given fields (so a field set
+    to its zero value, e.g. ``comment=""``, is cleared rather than ignored)."""
+    feedback = feedback_pb2.Feedback(id=feedback_id, etag=etag)
+    if "rating" in changes:
+        feedback.rating = changes["rating"]
+    if "comment" in changes:
+        feedback.comment = changes["comment"]
+    if "tags" in changes:
+        feedback.tags.extend(changes["tags"])
+    if "metadata" in changes:
+        feedback.metadata.update(changes["metadata"])
+    request = feedback_pb2.UpdateFeedbackRequest(feedback=feedback)
+    request.update_mask.paths.extend(changes)
+    return request
 
 
 def new_request_id() -> str:

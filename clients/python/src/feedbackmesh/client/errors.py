@@ -103,6 +103,10 @@ class PermissionDeniedError(RpcError):
     pass
 
 
+class AbortedError(RpcError):
+    """A change with a stale ``etag``: the feedback changed since; read it again."""
+
+
 class UnauthenticatedError(RpcError):
     """No valid token (after one refresh, when a token provider is configured)."""
 
@@ -124,6 +128,7 @@ _BY_CODE: dict[grpc.StatusCode, type[RpcError]] = {
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.ABORTED: AbortedError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,

@@ -3,6 +3,8 @@ import datetime
 from feedbackmesh.sentiment.v1 import sentiment_pb2 as _sentiment_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import error_details_pb2 as _error_details_pb2
@@ -53,7 +55,7 @@ BATCH_ITEM_STATUS_INVALID: BatchItemStatus
 BATCH_ITEM_STATUS_CONFLICT: BatchItemStatus
 
 class Feedback(_message.Message):
-    __slots__ = ("id", "tenant_id", "user_id", "feedback_type", "execution_id", "agent_id", "chat_session_id", "rating", "comment", "sentiment", "sentiment_score", "sentiment_status", "tags", "metadata", "request_id", "created_at", "updated_at")
+    __slots__ = ("id", "tenant_id", "user_id", "feedback_type", "execution_id", "agent_id", "chat_session_id", "rating", "comment", "sentiment", "sentiment_score", "sentiment_status", "tags", "metadata", "request_id", "created_at", "updated_at", "revision", "etag")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +73,8 @@ class Feedback(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
     id: int
     tenant_id: str
     user_id: str
@@ -88,7 +92,9 @@ class Feedback(_message.Message):
     request_id: str
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[int] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., rating: _Optional[int] = ..., comment: _Optional[str] = ..., sentiment: _Optional[_Union[_sentiment_pb2.SentimentLabel, str]] = ..., sentiment_score: _Optional[float] = ..., sentiment_status: _Optional[_Union[SentimentStatus, str]] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    revision: int
+    etag: str
+    def __init__(self, id: _Optional[int] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., rating: _Optional[int] = ..., comment: _Optional[str] = ..., sentiment: _Optional[_Union[_sentiment_pb2.SentimentLabel, str]] = ..., sentiment_score: _Optional[float] = ..., sentiment_status: _Optional[_Union[SentimentStatus, str]] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class SubmitFeedbackRequest(_message.Message):
     __slots__ = ("request_id", "feedback_type", "execution_id", "agent_id", "chat_session_id", "rating", "comment", "tags", "metadata")
@@ -149,6 +155,22 @@ class GetFeedbackRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: int
     def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class UpdateFeedbackRequest(_message.Message):
+    __slots__ = ("feedback", "update_mask")
+    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    feedback: Feedback
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, feedback: _Optional[_Union[Feedback, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DeleteFeedbackRequest(_message.Message):
+    __slots__ = ("id", "etag")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    etag: str
+    def __init__(self, id: _Optional[int] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class ListFeedbackRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "feedback_type", "execution_id", "agent_id", "chat_session_id", "min_rating", "max_rating", "sentiment", "tag", "start_time", "end_time", "user_id")
@@ -217,7 +239,7 @@ class ExportFeedbackRequest(_message.Message):
     def __init__(self, format: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., min_rating: _Optional[int] = ..., max_rating: _Optional[int] = ..., sentiment: _Optional[_Union[_sentiment_pb2.SentimentLabel, str]] = ..., tag: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_id: _Optional[str] = ...) -> None: ...
 
 class FeedbackEvent(_message.Message):
-    __slots__ = ("sequence", "feedback_id", "tenant_id", "user_id", "feedback_type", "execution_id", "agent_id", "chat_session_id", "rating", "sentiment", "sentiment_score", "has_comment", "tags", "created_at", "released_at", "traceparent")
+    __slots__ = ("sequence", "feedback_id", "tenant_id", "user_id", "feedback_type", "execution_id", "agent_id", "chat_session_id", "rating", "sentiment", "sentiment_score", "has_comment", "tags", "created_at", "released_at", "traceparent", "revision", "deleted")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FEEDBACK_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -234,6 +256,8 @@ class FeedbackEvent(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
     TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     feedback_id: int
     tenant_id: str
@@ -250,7 +274,9 @@ class FeedbackEvent(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     released_at: _timestamp_pb2.Timestamp
     traceparent: str
-    def __init__(self, sequence: _Optional[int] = ..., feedback_id: _Optional[int] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., rating: _Optional[int] = ..., sentiment: _Optional[_Union[_sentiment_pb2.SentimentLabel, str]] = ..., sentiment_score: _Optional[float] = ..., has_comment: _Optional[bool] = ..., tags: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ...) -> None: ...
+    revision: int
+    deleted: bool
+    def __init__(self, sequence: _Optional[int] = ..., feedback_id: _Optional[int] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., feedback_type: _Optional[_Union[FeedbackType, str]] = ..., execution_id: _Optional[int] = ..., agent_id: _Optional[int] = ..., chat_session_id: _Optional[str] = ..., rating: _Optional[int] = ..., sentiment: _Optional[_Union[_sentiment_pb2.SentimentLabel, str]] = ..., sentiment_score: _Optional[float] = ..., has_comment: _Optional[bool] = ..., tags: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., traceparent: _Optional[str] = ..., revision: _Optional[int] = ..., deleted: _Optional[bool] = ...) -> None: ...
 
 class PullOutboxEventsRequest(_message.Message):
     __slots__ = ("max_events", "after_sequence")

@@ -5,6 +5,7 @@ import warnings
 
 from feedbackmesh.feedback.v1 import feedback_pb2 as feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -52,6 +53,16 @@ class FeedbackServiceStub:
                 '/feedbackmesh.feedback.v1.FeedbackService/GetFeedback',
                 request_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackRequest.SerializeToString,
                 response_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
+                _registered_method=True)
+        self.UpdateFeedback = channel.unary_unary(
+                '/feedbackmesh.feedback.v1.FeedbackService/UpdateFeedback',
+                request_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.UpdateFeedbackRequest.SerializeToString,
+                response_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
+                _registered_method=True)
+        self.DeleteFeedback = channel.unary_unary(
+                '/feedbackmesh.feedback.v1.FeedbackService/DeleteFeedback',
+                request_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.DeleteFeedbackRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
         self.ListFeedback = channel.unary_unary(
                 '/feedbackmesh.feedback.v1.FeedbackService/ListFeedback',
@@ -114,6 +125,29 @@ class FeedbackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateFeedback(self, request, context):
+        """Changes a feedback (AIP-134): the fields named in `update_mask` (rating, comment,
+        tags, metadata; an empty mask means the populated ones among those), with the
+        submission's input rules. The target and type cannot change (INVALID_ARGUMENT).
+        Only its author or a token with the `feedback:admin` scope may change it
+        (PERMISSION_DENIED). With `feedback.etag` set, a feedback changed since that etag
+        is ABORTED (HTTP 409) and nothing changes. A changed comment is scored again. The
+        change travels to analytics like a submission (outbox, then ingest), and the
+        revision goes up by one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteFeedback(self, request, context):
+        """Retracts a feedback (AIP-135): it disappears from get, list, export and, once
+        ingested, from every analytics number. Same permissions and etag rule as
+        UpdateFeedback. A second delete is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListFeedback(self, request, context):
         """Lists the caller's tenant's feedback, newest first, with filters.
         """
@@ -171,6 +205,16 @@ def add_FeedbackServiceServicer_to_server(servicer, server):
                     servicer.GetFeedback,
                     request_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackRequest.FromString,
                     response_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.SerializeToString,
+            ),
+            'UpdateFeedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateFeedback,
+                    request_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.UpdateFeedbackRequest.FromString,
+                    response_serializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.SerializeToString,
+            ),
+            'DeleteFeedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteFeedback,
+                    request_deserializer=feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.DeleteFeedbackRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'ListFeedback': grpc.unary_unary_rpc_method_handler(
                     servicer.ListFeedback,
@@ -282,6 +326,60 @@ class FeedbackService:
             '/feedbackmesh.feedback.v1.FeedbackService/GetFeedback',
             feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.GetFeedbackRequest.SerializeToString,
             feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateFeedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/feedbackmesh.feedback.v1.FeedbackService/UpdateFeedback',
+            feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.UpdateFeedbackRequest.SerializeToString,
+            feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.Feedback.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteFeedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/feedbackmesh.feedback.v1.FeedbackService/DeleteFeedback',
+            feedbackmesh_dot_feedback_dot_v1_dot_feedback__pb2.DeleteFeedbackRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from feedbackmesh.feedback.v1 import feedback_pb2 as _feedback_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -52,6 +53,21 @@ class FeedbackServiceStub:
     """
     GetFeedback: _grpc.UnaryUnaryMultiCallable[_feedback_pb2.GetFeedbackRequest, _feedback_pb2.Feedback]
     """Gets one feedback of the caller's tenant; another tenant's id is NOT_FOUND."""
+    UpdateFeedback: _grpc.UnaryUnaryMultiCallable[_feedback_pb2.UpdateFeedbackRequest, _feedback_pb2.Feedback]
+    """Changes a feedback (AIP-134): the fields named in `update_mask` (rating, comment,
+    tags, metadata; an empty mask means the populated ones among those), with the
+    submission's input rules. The target and type cannot change (INVALID_ARGUMENT).
+    Only its author or a token with the `feedback:admin` scope may change it
+    (PERMISSION_DENIED). With `feedback.etag` set, a feedback changed since that etag
+    is ABORTED (HTTP 409) and nothing changes. A changed comment is scored again. The
+    change travels to analytics like a submission (outbox, then ingest), and the
+    revision goes up by one.
+    """
+    DeleteFeedback: _grpc.UnaryUnaryMultiCallable[_feedback_pb2.DeleteFeedbackRequest, _empty_pb2.Empty]
+    """Retracts a feedback (AIP-135): it disappears from get, list, export and, once
+    ingested, from every analytics number. Same permissions and etag rule as
+    UpdateFeedback. A second delete is NOT_FOUND.
+    """
     ListFeedback: _grpc.UnaryUnaryMultiCallable[_feedback_pb2.ListFeedbackRequest, _feedback_pb2.ListFeedbackResponse]
     """Lists the caller's tenant's feedback, newest first, with filters."""
     ExportFeedback: _grpc.UnaryStreamMultiCallable[_feedback_pb2.ExportFeedbackRequest, _httpbody_pb2.HttpBody]
@@ -94,6 +110,21 @@ class FeedbackServiceAsyncStub(FeedbackServiceStub):
     """
     GetFeedback: _aio.UnaryUnaryMultiCallable[_feedback_pb2.GetFeedbackRequest, _feedback_pb2.Feedback]  # type: ignore[assignment]
     """Gets one feedback of the caller's tenant; another tenant's id is NOT_FOUND."""
+    UpdateFeedback: _aio.UnaryUnaryMultiCallable[_feedback_pb2.UpdateFeedbackRequest, _feedback_pb2.Feedback]  # type: ignore[assignment]
+    """Changes a feedback (AIP-134): the fields named in `update_mask` (rating, comment,
+    tags, metadata; an empty mask means the populated ones among those), with the
+    submission's input rules. The target and type cannot change (INVALID_ARGUMENT).
+    Only its author or a token with the `feedback:admin` scope may change it
+    (PERMISSION_DENIED). With `feedback.etag` set, a feedback changed since that etag
+    is ABORTED (HTTP 409) and nothing changes. A changed comment is scored again. The
+    change travels to analytics like a submission (outbox, then ingest), and the
+    revision goes up by one.
+    """
+    DeleteFeedback: _aio.UnaryUnaryMultiCallable[_feedback_pb2.DeleteFeedbackRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Retracts a feedback (AIP-135): it disappears from get, list, export and, once
+    ingested, from every analytics number. Same permissions and etag rule as
+    UpdateFeedback. A second delete is NOT_FOUND.
+    """
     ListFeedback: _aio.UnaryUnaryMultiCallable[_feedback_pb2.ListFeedbackRequest, _feedback_pb2.ListFeedbackResponse]  # type: ignore[assignment]
     """Lists the caller's tenant's feedback, newest first, with filters."""
     ExportFeedback: _aio.UnaryStreamMultiCallable[_feedback_pb2.ExportFeedbackRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
@@ -148,6 +179,31 @@ class FeedbackServiceServicer:
         context: _ServicerContext,
     ) -> _typing.Union[_feedback_pb2.Feedback, _abc.Awaitable[_feedback_pb2.Feedback]]:
         """Gets one feedback of the caller's tenant; another tenant's id is NOT_FOUND."""
+
+    def UpdateFeedback(
+        self,
+        request: _feedback_pb2.UpdateFeedbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feedback_pb2.Feedback, _abc.Awaitable[_feedback_pb2.Feedback]]:
+        """Changes a feedback (AIP-134): the fields named in `update_mask` (rating, comment,
+        tags, metadata; an empty mask means the populated ones among those), with the
+        submission's input rules. The target and type cannot change (INVALID_ARGUMENT).
+        Only its author or a token with the `feedback:admin` scope may change it
+        (PERMISSION_DENIED). With `feedback.etag` set, a feedback changed since that etag
+        is ABORTED (HTTP 409) and nothing changes. A changed comment is scored again. The
+        change travels to analytics like a submission (outbox, then ingest), and the
+        revision goes up by one.
+        """
+
+    def DeleteFeedback(
+        self,
+        request: _feedback_pb2.DeleteFeedbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Retracts a feedback (AIP-135): it disappears from get, list, export and, once
+        ingested, from every analytics number. Same permissions and etag rule as
+        UpdateFeedback. A second delete is NOT_FOUND.
+        """
 
     def ListFeedback(
         self,
