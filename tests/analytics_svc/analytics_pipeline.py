@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -36,6 +36,24 @@ TYPES = (
 
 class Servers(LocalMesh):
     """The pipeline's servers, started in this process (names as in ``feedbackmesh serve``)."""
+
+
+async def backdate(
+    db: asyncpg.Connection, ids: list[int], rnd: random.Random, now: datetime, days: int
+) -> None:
+    """Test only: spread the rows' created_at over ``days`` before the ingest worker reads
+    them. Released events carry their payload as of release; it is dropped so that the pull
+    rebuilds each event from the (back-dated) feedback row."""
+    stamps = [now - timedelta(microseconds=rnd.randrange(days * 86_400_000_000)) for _ in ids]
+    await db.execute(
+        "UPDATE feedback f SET created_at = v.ts "
+        "FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ts) WHERE f.id = v.id",
+        ids,
+        stamps,
+    )
+    await db.execute(
+        "UPDATE feedback_outbox SET payload = NULL WHERE feedback_id = ANY($1::bigint[])", ids
+    )
 
 
 def random_submission(rnd: random.Random, index: int) -> feedback_pb2.SubmitFeedbackRequest:

@@ -29,6 +29,7 @@ from analytics_pipeline import (
     TAGS,
     Case,
     Servers,
+    backdate,
     check_ratings,
     check_sentiment,
     check_usage,
@@ -128,16 +129,7 @@ async def env(settings: Settings, token_for: Callable[..., str]) -> AsyncIterato
         ids = [r["id"] for r in await db.fetch(
             "SELECT id FROM feedback WHERE tenant_id = ANY($1) ORDER BY id",
             [*TENANTS, BYSTANDER])]  # fmt: skip
-        stamps = [now - timedelta(microseconds=rnd.randrange(30 * 86_400_000_000)) for _ in ids]
-        await db.execute(
-            "UPDATE feedback f SET created_at = v.ts "
-            "FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ts) WHERE f.id = v.id",
-            ids,
-            stamps,
-        )
-        await db.execute(
-            "UPDATE feedback_outbox SET payload = NULL WHERE feedback_id = ANY($1::bigint[])", ids
-        )
+        await backdate(db, ids, rnd, now, days=30)
         ingest = local.with_peers(feedback=f"127.0.0.1:{feedback.port}")
         analytics = await servers.start(["ingest", "analytics"], ingest)
         await _wait(lambda: _outbox_empty(db), "ingestion of every submission")

@@ -28,6 +28,7 @@ import pytest_asyncio
 from analytics_pipeline import (
     Case,
     Servers,
+    backdate,
     check_ratings,
     check_sentiment,
     check_usage,
@@ -126,19 +127,7 @@ async def env(settings: Settings, token_for: Callable[..., str]) -> AsyncIterato
             "SELECT id FROM feedback WHERE tenant_id = ANY($1) ORDER BY id", TENANTS)]  # fmt: skip
         assert len(ids) == TOTAL
         rnd = random.Random(120)
-        # Test only: spread created_at over 120 days before the ingest worker reads it.
-        stamps = [now - timedelta(microseconds=rnd.randrange(120 * 86_400_000_000)) for _ in ids]
-        await db.execute(
-            "UPDATE feedback f SET created_at = v.ts "
-            "FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ts) WHERE f.id = v.id",
-            ids,
-            stamps,
-        )
-        # Released events carry their payload as of release; drop it so that the pull
-        # rebuilds each event from the (back-dated) feedback row.
-        await db.execute(
-            "UPDATE feedback_outbox SET payload = NULL WHERE feedback_id = ANY($1::bigint[])", ids
-        )
+        await backdate(db, ids, rnd, now, days=120)
         ingest = local.with_peers(feedback=f"127.0.0.1:{feedback.port}")
         analytics = await servers.start(["ingest", "analytics"], ingest)
         client = create_clickhouse_client(settings, database=settings.clickhouse_database)
