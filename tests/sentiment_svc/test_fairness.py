@@ -21,9 +21,12 @@ from sentiment_svc.service import MAX_BATCH_SIZE
 
 Serve = Callable[..., Awaitable[MeshServer]]
 ANALYZER = "minilm"
+# Each text fills the model's whole 128-token window, so the batch outlasts the 1 s
+# deadline below even where minilm is fastest (AVX-512/VNNI/AMX scored ~580 texts of 24
+# tokens in that second).
 LARGE = sentiment_pb2.BatchAnalyzeSentimentRequest(
     texts=[
-        f"comment {i}: the agent was slow at first but then it helped a lot, thanks"
+        f"comment {i}: " + "the agent was slow at first but then it helped a lot, thanks. " * 10
         for i in range(MAX_BATCH_SIZE)
     ]
 )
