@@ -10,7 +10,6 @@ import {
   GRANULARITY_LABELS,
   RANGES,
   timeZoneChoices,
-  usageParams,
   type Controls,
   type RangeKey,
 } from "./lib/range";
@@ -112,10 +111,8 @@ function Dashboard({ token, onSignOut }: { token: string; onSignOut: (message: s
   }, [token]);
 
   const query = analyticsParams(controls, now).toString();
-  const usageQuery = usageParams(controls).toString();
   const props = {
     query,
-    usageQuery,
     granularity: controls.granularity,
     timeZone: controls.timeZone,
     token,
@@ -159,7 +156,7 @@ function Dashboard({ token, onSignOut }: { token: string; onSignOut: (message: s
           setRefreshKey((k) => k + 1);
         }}
       />
-      <main data-view={view} data-query={query} data-usage-query={usageQuery}>
+      <main data-view={view} data-query={query}>
         {view === "ratings" && <RatingsView {...props} />}
         {view === "sentiment" && <SentimentView {...props} />}
         {view === "usage" && <UsageView {...props} />}

@@ -6,6 +6,7 @@ Tests run in file order on one mesh. Screenshots of each view go to test-artifac
 from __future__ import annotations
 
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chaos_helpers import hit
 from e2e_helpers import Mesh
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -206,8 +208,8 @@ def test_charts_show_the_numbers_the_api_returns(
         page.screenshot(path=ARTIFACTS / "sentiment.png", full_page=True)
 
         show(page, "Usage")
-        usage_query = page.locator("main").get_attribute("data-usage-query") or ""
-        usage = api(http, TENANT, "/v1/analytics/usage-trends", usage_query)
+        # The one request shape: the same range, granularity and zone as the other views.
+        usage = api(http, TENANT, "/v1/analytics/usage-trends", query)
         assert page.get_by_test_id("usage-submissions").inner_text() == str(
             usage["total_submissions"]
         )
@@ -250,24 +252,105 @@ def show_exports(page: Page) -> None:
     page.wait_for_selector("main[data-view=exports] [data-testid=export-feedback-csv]")
 
 
-def test_another_tenants_open_dashboard_does_not_change(
+def live(page: Page) -> Page:
+    page.wait_for_selector("[data-testid=live-state][data-state=live]")
+    return page
+
+
+def shown_total(page: Page) -> str:
+    return page.get_by_test_id("ratings-total").inner_text()
+
+
+def wait_for_total(page: Page, expected: int) -> None:
+    """Until the open page's Ratings total reads ``expected``, with no click nor reload."""
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=ratings-total]')?.textContent === n",
+        arg=str(expected),
+    )
+
+
+def snapshot(page: Page) -> dict[str, Any]:
+    """What a viewer sees of the Ratings view, and the page's live-update state."""
+    app = page.locator(".app")
+    return {
+        "total": shown_total(page),
+        "counts": table(page, "chart-count-table"),
+        "distribution": table(page, "chart-distribution-table"),
+        "data_version": app.get_attribute("data-data-version"),
+        "refreshes": app.get_attribute("data-refresh-key"),
+    }
+
+
+def assert_shows_the_api(page: Page, http: httpx.Client, tenant: str, count: int) -> None:
+    query = page.locator("main").get_attribute("data-query") or ""
+    ratings = api(http, tenant, "/v1/analytics/ratings", query)
+    assert ratings["total_count"] == count
+    assert shown_total(page) == str(count)
+    assert table(page, "chart-count-table") == [
+        [p["date"], str(p["count"])] for p in ratings["series"]
+    ]
+    assert [row[1] for row in table(page, "chart-distribution-table")] == [
+        str(d["count"]) for d in ratings["distribution"]
+    ]
+
+
+def test_a_submission_appears_live_and_another_tenants_dashboard_does_not_change(
     browser: Browser, mesh: Mesh, http: httpx.Client
 ) -> None:
-    mine, theirs = open_dashboard(browser, mesh, TENANT), open_dashboard(browser, mesh, OTHER)
+    mine = live(open_dashboard(browser, mesh, TENANT))
+    theirs = live(open_dashboard(browser, mesh, OTHER))
     try:
-        assert theirs.get_by_test_id("ratings-total").inner_text() == "7"
-        before = table(theirs, "chart-count-table")
+        assert shown_total(mine) == "60" and shown_total(theirs) == "7"
+        mine_before, theirs_before = snapshot(mine), snapshot(theirs)
         submit(http, TENANT, 5, seed=3)
-        wait_until(lambda: total(http, TENANT) == 65, "ingestion of the new feedback")
-        for page in (mine, theirs):
-            page.get_by_role("button", name="Refresh").click()
-        mine.wait_for_selector("[data-testid=ratings-total]:has-text('65')")
-        theirs.wait_for_selector("main [data-state=ready]")
-        assert theirs.get_by_test_id("ratings-total").inner_text() == "7"
-        assert table(theirs, "chart-count-table") == before
+        # No Refresh click, no reload: the watch stream moves the page.
+        wait_for_total(mine, 65)
+        mine.wait_for_selector("main [data-state=ready]")
+        assert_shows_the_api(mine, http, TENANT, 65)
+        mine_after = snapshot(mine)
+        assert mine_after["counts"] != mine_before["counts"]
+        assert mine_after["data_version"] != mine_before["data_version"]
+        mine.screenshot(path=ARTIFACTS / "ratings-live.png", full_page=True)
+        # The other tenant's page saw no event of it: same version, no refetch, same numbers.
+        assert snapshot(theirs) == theirs_before
+        # ...and its own stream is alive: its tenant's next feedback moves it, and not mine.
+        submit(http, OTHER, 1, seed=4)
+        wait_for_total(theirs, 8)
+        assert_shows_the_api(theirs, http, OTHER, 8)
+        assert snapshot(mine) == mine_after
     finally:
         mine.close()
         theirs.close()
+
+
+RECORD_LIVE_STATES = """() => {
+  window.__liveStates = [];
+  const badge = document.querySelector('[data-testid=live-state]');
+  new MutationObserver(() => window.__liveStates.push(badge.dataset.state))
+    .observe(badge, {attributes: true, attributeFilter: ['data-state']});
+}"""
+
+
+@pytest.mark.parametrize("child", ["analytics", "envoy"])
+def test_the_open_dashboard_reconnects_when_a_service_restarts(
+    browser: Browser, mesh: Mesh, http: httpx.Client, child: str
+) -> None:
+    page = live(open_dashboard(browser, mesh, OTHER))
+    try:
+        before = int(shown_total(page))
+        page.evaluate(RECORD_LIVE_STATES)
+        name = "envoy" if child == "envoy" else mesh.process(child)["name"]
+        hit(mesh, name, signal.SIGKILL)  # `up` starts a new one
+        page.wait_for_function("() => window.__liveStates.includes('reconnecting')")
+        live(page)
+        states = page.evaluate("() => window.__liveStates")
+        assert states[-1] == "live" and "reconnecting" in states, states
+        # The new stream carries updates: a feedback submitted now shows without a reload.
+        submit(http, OTHER, 1, seed=10 + before)
+        wait_for_total(page, before + 1)
+        assert_shows_the_api(page, http, OTHER, before + 1)
+    finally:
+        page.close()
 
 
 FETCH = """async ([url, token]) => {

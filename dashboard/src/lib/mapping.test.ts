@@ -121,11 +121,30 @@ describe("usage", () => {
   };
 
   it("map the daily series and the top targets", () => {
-    expect(usageRows(data)).toEqual([
+    expect(usageRows(data, "GRANULARITY_DAY")).toEqual([
       { date: "2026-11-26", label: "Nov 26", submissions: 0, activeUsers: 0 },
       { date: "2026-11-27", label: "Nov 27", submissions: 5, activeUsers: 2 },
     ]);
     expect(targetRows(data.top_agents)).toEqual([{ id: "42", count: 3, avgRating: "4.33" }]);
+  });
+
+  it("label hourly and weekly buckets by the wall clock of the requested zone", () => {
+    // The API answers in the request's time zone (here Asia/Kathmandu, UTC+5:45): the
+    // labels are its wall-clock hours, whatever zone the browser runs in.
+    const hourly: UsageTrends = {
+      ...data,
+      series: [
+        { date: "2026-11-27 00:00", submissions: 1, active_users: 1 },
+        { date: "2026-11-27 23:00", submissions: 4, active_users: 3 },
+      ],
+    };
+    expect(usageRows(hourly, "GRANULARITY_HOUR")).toEqual([
+      { date: "2026-11-27 00:00", label: "Nov 27 00:00", submissions: 1, activeUsers: 1 },
+      { date: "2026-11-27 23:00", label: "Nov 27 23:00", submissions: 4, activeUsers: 3 },
+    ]);
+    const weekly: UsageTrends = { ...data, series: [{ date: "2026-11-23", submissions: 7, active_users: 4 }] };
+    expect(usageRows(weekly, "GRANULARITY_WEEK")[0]?.label).toBe("Week of Nov 23");
+    expect(usageRows(weekly, "GRANULARITY_MONTH")[0]?.label).toBe("Nov 2026");
   });
 
   it("know an empty range", () => {

@@ -145,10 +145,10 @@ export interface UsageRow {
   activeUsers: number;
 }
 
-export function usageRows(data: UsageTrends): UsageRow[] {
+export function usageRows(data: UsageTrends, granularity: Granularity): UsageRow[] {
   return data.series.map((point) => ({
     date: point.date,
-    label: bucketLabel(point.date, "GRANULARITY_DAY"),
+    label: bucketLabel(point.date, granularity),
     submissions: point.submissions,
     activeUsers: point.active_users,
   }));

@@ -50,8 +50,15 @@ describe("exports", () => {
       time_zone: "America/Los_Angeles",
       end_time: "2026-11-27T08:00:00Z",
     });
-    expect(exportPath("usage-trends", controls, NO_FILTERS, now)).toBe(
-      "/v1/analytics/usage-trends:export?period=7d&time_zone=America%2FLos_Angeles",
-    );
+    // Usage trends: the very query of the other views (no `period`).
+    const usage = exportPath("usage-trends", controls, NO_FILTERS, now);
+    expect(usage.startsWith("/v1/analytics/usage-trends:export?")).toBe(true);
+    expect(query(usage)).toEqual(query(exportPath("ratings", controls, NO_FILTERS, now)));
+    expect(query(usage)).toEqual({
+      start_time: "2026-11-20T08:00:00Z",
+      end_time: "2026-11-27T08:00:00Z",
+      granularity: "GRANULARITY_DAY",
+      time_zone: "America/Los_Angeles",
+    });
   });
 });

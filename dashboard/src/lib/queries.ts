@@ -1,6 +1,6 @@
 // Query strings of the feedback list and of the exports, from the controls and filters.
 import type { SentimentLabel } from "./api-types";
-import { analyticsParams, resolveRange, rfc3339, usageParams, type Controls } from "./range";
+import { analyticsParams, resolveRange, rfc3339, type Controls } from "./range";
 
 export interface ListFilters {
   minRating: number; // 0 = any
@@ -97,10 +97,9 @@ export function exportPath(
       params.set("format", kind === "feedback-csv" ? "csv" : "jsonl");
       return `/v1/feedback:export?${params}`;
     }
-    case "usage-trends":
-      return `/v1/analytics/usage-trends:export?${usageParams(controls)}`;
     case "ratings":
     case "sentiment":
+    case "usage-trends":
       return `/v1/analytics/${kind}:export?${analyticsParams(controls, now)}`;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { analyticsParams, fitGranularity, resolveRange, rfc3339, usageParams } from "./range";
+import { analyticsParams, fitGranularity, resolveRange, rfc3339 } from "./range";
 
 const iso = (d: Date): string => rfc3339(d);
 
@@ -67,13 +67,25 @@ describe("query parameters", () => {
     });
   });
 
-  it("leave the type out for all types, and use a period for usage trends", () => {
+  it("leave the type out for all types", () => {
     const all = { ...controls, feedbackType: "FEEDBACK_TYPE_UNSPECIFIED" as const };
     expect(analyticsParams(all, new Date()).has("feedback_type")).toBe(false);
-    expect(Object.fromEntries(usageParams(all))).toEqual({
-      period: "30d",
-      time_zone: "Asia/Kolkata",
+  });
+
+  it("are one shape for every range and granularity: a range, never a period", () => {
+    // Usage trends take the same request as ratings and sentiment (GetUsageTrendsRequest's
+    // start_time / end_time / granularity / time_zone), so hourly usage exists too.
+    const hourly = { ...controls, range: "24h" as const, granularity: "GRANULARITY_HOUR" as const,
+      timeZone: "Asia/Kathmandu" };
+    expect(Object.fromEntries(analyticsParams(hourly, new Date("2026-11-27T10:20:00Z")))).toEqual({
+      start_time: "2026-11-26T11:15:00Z",
+      end_time: "2026-11-27T11:15:00Z",
+      granularity: "GRANULARITY_HOUR",
+      time_zone: "Asia/Kathmandu",
+      feedback_type: "FEEDBACK_TYPE_AGENT",
     });
+    const months = { ...controls, range: "12m" as const, granularity: "GRANULARITY_MONTH" as const };
+    expect(analyticsParams(months, new Date()).has("period")).toBe(false);
   });
 
   it("never ask for hourly buckets over 90 days (over the API's 1,000)", () => {

@@ -18,7 +18,6 @@ import {
 import type { FeedbackType, Granularity } from "./api-types";
 
 export type RangeKey = "24h" | "7d" | "30d" | "90d" | "12m";
-export type UsagePeriod = "7d" | "30d" | "90d";
 
 interface RangeSpec {
   label: string;
@@ -26,8 +25,6 @@ interface RangeSpec {
   back: (now: TZDate) => TZDate;
   granularities: Granularity[];
   defaultGranularity: Granularity;
-  // Usage trends take whole days ending today: the nearest period.
-  usagePeriod: UsagePeriod;
 }
 
 // The API refuses more than 1,000 buckets: hourly stops at 30 days.
@@ -37,35 +34,30 @@ export const RANGES: Record<RangeKey, RangeSpec> = {
     back: (now) => subHours(now, 23),
     granularities: ["GRANULARITY_HOUR", "GRANULARITY_DAY"],
     defaultGranularity: "GRANULARITY_HOUR",
-    usagePeriod: "7d",
   },
   "7d": {
     label: "Last 7 days",
     back: (now) => subDays(now, 6),
     granularities: ["GRANULARITY_HOUR", "GRANULARITY_DAY"],
     defaultGranularity: "GRANULARITY_DAY",
-    usagePeriod: "7d",
   },
   "30d": {
     label: "Last 30 days",
     back: (now) => subDays(now, 29),
     granularities: ["GRANULARITY_HOUR", "GRANULARITY_DAY", "GRANULARITY_WEEK"],
     defaultGranularity: "GRANULARITY_DAY",
-    usagePeriod: "30d",
   },
   "90d": {
     label: "Last 90 days",
     back: (now) => subDays(now, 89),
     granularities: ["GRANULARITY_DAY", "GRANULARITY_WEEK", "GRANULARITY_MONTH"],
     defaultGranularity: "GRANULARITY_WEEK",
-    usagePeriod: "90d",
   },
   "12m": {
     label: "Last 12 months",
     back: (now) => subMonths(now, 11),
     granularities: ["GRANULARITY_DAY", "GRANULARITY_WEEK", "GRANULARITY_MONTH"],
     defaultGranularity: "GRANULARITY_MONTH",
-    usagePeriod: "90d",
   },
 };
 
@@ -140,23 +132,14 @@ function typeFilter(params: URLSearchParams, feedbackType: FeedbackType): void {
   }
 }
 
-/** Query of the ratings and sentiment views (and their exports). */
+/** Query of every analytics view (ratings, sentiment, usage trends) and of their exports:
+ * one request shape, so the views and the files cover the same buckets. */
 export function analyticsParams(controls: Controls, now: Date): URLSearchParams {
   const { start, end } = resolveRange(controls.range, controls.granularity, controls.timeZone, now);
   const params = new URLSearchParams({
     start_time: rfc3339(start),
     end_time: rfc3339(end),
     granularity: controls.granularity,
-    time_zone: controls.timeZone,
-  });
-  typeFilter(params, controls.feedbackType);
-  return params;
-}
-
-/** Query of the usage-trends view: whole days ending today in the time zone. */
-export function usageParams(controls: Controls): URLSearchParams {
-  const params = new URLSearchParams({
-    period: RANGES[controls.range].usagePeriod,
     time_zone: controls.timeZone,
   });
   typeFilter(params, controls.feedbackType);

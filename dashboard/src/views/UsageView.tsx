@@ -5,9 +5,9 @@ import { useApi } from "../useApi";
 import { LineSeriesChart } from "./charts";
 import type { ViewProps } from "./view";
 
-export function UsageView({ usageQuery, token, refreshKey, onUnauthenticated }: ViewProps) {
+export function UsageView({ query, token, refreshKey, onUnauthenticated, granularity }: ViewProps) {
   const state = useApi<UsageTrends>(
-    `/v1/analytics/usage-trends?${usageQuery}`,
+    `/v1/analytics/usage-trends?${query}`,
     token,
     refreshKey,
     onUnauthenticated,
@@ -15,21 +15,20 @@ export function UsageView({ usageQuery, token, refreshKey, onUnauthenticated }: 
   return (
     <Loadable state={state} isEmpty={(d) => isEmptySeries(d.series)}>
       {(data) => {
-        const rows = usageRows(data);
+        const rows = usageRows(data, granularity);
         return (
           <>
-            <p className="muted">Usage trends count whole days, ending today.</p>
             <div className="stats">
               <Stat label="Submissions" value={data.total_submissions} testId="usage-submissions" />
               <Stat label="Active users" value={data.total_active_users} testId="usage-users" />
             </div>
             <div className="grid">
               <ChartCard
-                title="Submissions and active users per day"
+                title="Submissions and active users"
                 testId="chart-usage"
                 rows={rows}
                 columns={[
-                  { key: "date", label: "Day" },
+                  { key: "date", label: "Bucket" },
                   { key: "submissions", label: "Submissions" },
                   { key: "activeUsers", label: "Active users" },
                 ]}

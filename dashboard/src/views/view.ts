@@ -2,10 +2,8 @@ import type { Granularity } from "../lib/api-types";
 
 /** What every view gets from the app: the query of the controls, the token, refreshes. */
 export interface ViewProps {
-  // URL query of the analytics views (range, granularity, zone, type).
+  // URL query of the analytics views, usage trends included (range, granularity, zone, type).
   query: string;
-  // URL query of usage trends (period, zone, type).
-  usageQuery: string;
   granularity: Granularity;
   timeZone: string;
   token: string;
