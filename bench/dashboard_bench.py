@@ -4,9 +4,11 @@
     python bench/dashboard_bench.py --gateway http://127.0.0.1:8080 --count 50
 
 Headless Debian Chromium (Playwright, the browser tests' flags). For each submission the
-bench POSTs one feedback, polls the ratings API until the row counts (the moment it
-reached ClickHouse, as the API sees it) and waits for the open page's Ratings total to
-change, timed by a MutationObserver with the browser's clock (the machine's wall clock).
+bench POSTs one feedback (timed from its 200), polls the ratings API until the row counts
+(the moment it reached ClickHouse, as the API sees it) and waits for the open page's
+"Feedback per bucket" chart data (its Data table) to show the new count, timed by a
+MutationObserver with the browser's clock (the machine's wall clock). It also times first
+loads (fresh browser context each) and sizes the bundle as the gateway serves it gzipped.
 Figures go to bench/README.md ("Dashboard").
 """
 
@@ -37,12 +39,18 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-OBSERVE_TOTAL = """() => {
-  window.__totalChanges = [];
-  const target = document.querySelector('[data-testid=ratings-total]');
-  new MutationObserver(() => window.__totalChanges.push([Date.now(), target.textContent]))
-    .observe(target, {childList: true, characterData: true, subtree: true});
+# The sum of the count chart's Data table (one row per bucket), at every change of the view.
+OBSERVE_CHART = """() => {
+  window.__chartChanges = [];
+  const sum = () => [...document.querySelectorAll('[data-testid=chart-count-table] tbody tr')]
+    .reduce((n, row) => n + Number(row.cells[1]?.textContent || 0), 0);
+  new MutationObserver(() => window.__chartChanges.push([Date.now(), sum()]))
+    .observe(document.querySelector('main'),
+             {childList: true, characterData: true, subtree: true});
 }"""
+BUNDLE_FILES = """() => [location.pathname,
+  ...[...document.querySelectorAll('script[src], link[rel=stylesheet]')]
+     .map(e => new URL(e.src || e.href).pathname)]"""
 
 
 def _call(gateway: str, token: str, path: str, body: Any = None) -> Any:
@@ -54,6 +62,16 @@ def _call(gateway: str, token: str, path: str, body: Any = None) -> Any:
     )
     with urllib.request.urlopen(request, timeout=30) as reply:
         return json.loads(reply.read())
+
+
+def _gzipped_sizes(gateway: str, paths: list[str]) -> dict[str, tuple[int, str]]:
+    """Bytes on the wire per file when the browser accepts gzip, and the encoding served."""
+    sizes = {}
+    for path in paths:
+        request = urllib.request.Request(gateway + path, headers={"accept-encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            sizes[path] = (len(reply.read()), reply.headers.get("content-encoding") or "identity")
+    return sizes
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -75,6 +93,7 @@ def main() -> None:
     loads: list[float] = []
     submit_to_chart: list[float] = []
     clickhouse_to_chart: list[float] = []
+    sizes: dict[str, tuple[int, str]] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
@@ -86,6 +105,8 @@ def main() -> None:
             page.goto(url)
             page.wait_for_selector("main [data-state]:not([data-state=loading])")
             loads.append(time.perf_counter() - started)
+            if not sizes:
+                sizes = _gzipped_sizes(args.gateway, page.evaluate(BUNDLE_FILES))
             context.close()
         page = browser.new_page()
         page.set_default_timeout(60_000)
@@ -100,40 +121,47 @@ def main() -> None:
         page.wait_for_selector("[data-testid=live-state]:not([data-state=connecting])")
         if state.get_attribute("data-state") == "unavailable":
             browser.close()
-            _report(tenant, loads, [], [])
+            _report(tenant, sizes, loads, [], [])
             sys.exit("no live updates: this gateway has no GET /v1/analytics:watch")
         page.wait_for_selector("[data-testid=live-state][data-state=live]")
-        page.evaluate(OBSERVE_TOTAL)
+        page.evaluate(OBSERVE_CHART)
         for i in range(args.count):
             expected = i + 2
-            submitted = time.time()
             body = {"request_id": f"b{i}", "feedback_type": "FEEDBACK_TYPE_GENERAL", "rating": 5}
-            _call(args.gateway, token, "/v1/feedback", body)
+            _call(args.gateway, token, "/v1/feedback", body)  # raises unless 200
+            submitted = time.time()
             while _call(args.gateway, token, "/v1/analytics/ratings")["total_count"] < expected:
                 time.sleep(0.02)
             reached = time.time()
             page.wait_for_function(
-                "n => window.__totalChanges.some(([, t]) => t === String(n))", arg=expected
+                "n => window.__chartChanges.some(([, sum]) => sum === n)", arg=expected
             )
             shown = page.evaluate(
-                "n => window.__totalChanges.find(([, t]) => t === String(n))[0]", expected
+                "n => window.__chartChanges.find(([, sum]) => sum === n)[0]", expected
             )
             submit_to_chart.append(shown / 1000 - submitted)
             clickhouse_to_chart.append(shown / 1000 - reached)
         browser.close()
-    _report(tenant, loads, submit_to_chart, clickhouse_to_chart)
+    _report(tenant, sizes, loads, submit_to_chart, clickhouse_to_chart)
 
 
 def _report(
-    tenant: str, loads: list[float], submit_to_chart: list[float], clickhouse_to_chart: list[float]
+    tenant: str,
+    sizes: dict[str, tuple[int, str]],
+    loads: list[float],
+    submit_to_chart: list[float],
+    clickhouse_to_chart: list[float],
 ) -> None:
     print(f"tenant {tenant}, load average {os.getloadavg()}")
+    for path, (size, encoding) in sizes.items():
+        print(f"bundle {path}: {size:,} B on the wire ({encoding})")
+    print(f"bundle total on the wire: {sum(size for size, _ in sizes.values()):,} B")
     print(
         f"first load (empty cache, to the first view drawn): p50 {statistics.median(loads):.2f} s,"
         f" min {min(loads):.2f}, max {max(loads):.2f} (n={len(loads)})"
     )
     for name, values in (
-        ("submit -> chart", submit_to_chart),
+        ("submit (200) -> chart", submit_to_chart),
         ("API saw it -> chart", clickhouse_to_chart),
     ):
         if values:
