@@ -3,7 +3,8 @@
 The config is built as plain dicts and serialised as JSON, which is also valid YAML, so
 the same text works as an Envoy ``-c`` file, a Kubernetes ConfigMap or a compose volume.
 Filter order matters and is: compressor (gzips the dashboard's files on the way out) ->
-CORS (answers preflights before anyone asks for a token) ->
+CORS (answers preflights before anyone asks for a token) -> health check (answers
+``/readyz`` from the clusters' health) -> size limits (413/414, :mod:`gateway.refusals`) ->
 jwt_authn (sees the public ``/v1/`` path) -> gRPC-JSON transcoder (rewrites the path to
 ``/<pkg>.<Service>/<Method>`` and clears the route cache) -> router (matches the gRPC path).
 """
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway import filters
+from gateway import filters, refusals
 from gateway.clusters import Upstream, otlp_cluster, upstream_cluster
 from gateway.dashboard import BUNDLE_DIR, MAX_FILE_BYTES, compressor_filter, dashboard_routes
 from gateway.descriptor import Method, load_descriptor_bytes, service_methods
@@ -152,12 +153,16 @@ def _http_connection_manager(
         "use_remote_address": True,
         "normalize_path": True,
         "merge_slashes": True,
-        # x_feedbackmesh_tenant must not sneak past the identity-header strip below.
-        "common_http_protocol_options": {"headers_with_underscores_action": "DROP_HEADER"},
         "stream_idle_timeout": "300s",
         "access_log": filters.access_log(),
         "tracing": filters.tracing(settings),
-        "local_reply_config": filters.local_reply_config(),
+        "local_reply_config": refusals.local_reply_config(),
+        "max_request_headers_kb": refusals.MAX_REQUEST_HEADERS_KB,
+        "common_http_protocol_options": {
+            # x_feedbackmesh_tenant must not sneak past the identity-header strip below.
+            "headers_with_underscores_action": "DROP_HEADER",
+            "max_headers_count": refusals.MAX_REQUEST_HEADERS,
+        },
         "route_config": {
             "name": "gateway",
             "max_direct_response_body_size_bytes": MAX_FILE_BYTES,
@@ -177,6 +182,10 @@ def _http_connection_manager(
             # First, so it sees every response last (the dashboard's direct responses too).
             compressor_filter(),
             {"name": "envoy.filters.http.cors", "typed_config": {"@type": filters.CORS}},
+            # Before the token check: a probe needs none, an oversized request is refused
+            # for its size whoever sends it.
+            refusals.readiness_filter([u.cluster for u in upstreams]),
+            refusals.size_limits_filter(limit),
             {"name": "envoy.filters.http.jwt_authn", "typed_config": filters.jwt_authn(settings)},
             {
                 "name": "envoy.filters.http.grpc_json_transcoder",

@@ -140,31 +140,6 @@ def transcoder(descriptor: Path | bytes, limit: int, services: Sequence[str]) ->
     return config
 
 
-def local_reply_config() -> Json:
-    # Only errors: /healthz is a direct response too and must keep its own body.
-    return {
-        "mappers": [
-            {
-                "filter": {
-                    "status_code_filter": {
-                        "comparison": {
-                            "op": "GE",
-                            "value": {
-                                "default_value": 400,
-                                "runtime_key": "feedbackmesh.local_reply.min_status",
-                            },
-                        }
-                    }
-                },
-                "body_format_override": {
-                    "json_format": {"code": "%RESPONSE_CODE%", "message": "%LOCAL_REPLY_BODY%"},
-                    "content_type": "application/json",
-                },
-            }
-        ]
-    }
-
-
 def access_log() -> list[Json]:
     fields = {
         "time": "%START_TIME%",

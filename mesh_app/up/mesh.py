@@ -197,7 +197,8 @@ class _Mesh:
         """[] when everything passes; else what is still not up (with its log) at timeout."""
         probe = HealthProbe()
         deadline = time.monotonic() + self.options.timeout
-        gateway = f"http://127.0.0.1:{self.plan.gateway}/healthz"
+        # Ready = 200 from the gateway's /readyz: every service cluster has a healthy host.
+        gateway = f"http://127.0.0.1:{self.plan.gateway}/readyz"
         admin = f"http://127.0.0.1:{self.plan.admin}"
         try:
             while True:
@@ -212,11 +213,13 @@ class _Mesh:
                             waiting.append((label, proc.log_path))
                 assert self.envoy is not None
                 if not http_ok(gateway):
-                    waiting.append((f"envoy ({gateway})", self.envoy.log_path))
-                elif not waiting:
-                    for key in unhealthy_clusters(admin, list(registry.SERVICE_NAMES)):
-                        label = f"envoy -> {key} (upstream health checks not passing)"
-                        waiting.append((label, self.envoy.log_path))
+                    # Services all serving: name those Envoy has not seen healthy yet.
+                    keys = [] if waiting else list(registry.SERVICE_NAMES)
+                    log = self.envoy.log_path
+                    waiting += [
+                        (f"envoy -> {key} (upstream health checks not passing)", log)
+                        for key in unhealthy_clusters(admin, keys)
+                    ] or [(f"envoy ({gateway})", log)]
                 if not waiting:
                     return []
                 if time.monotonic() > deadline:

@@ -1,5 +1,5 @@
-"""Is the mesh up? gRPC health (grpc.health.v1) of every service, then Envoy: its public
-``/healthz`` and its own view of the upstreams (active health checks passed), so the first
+"""Is the mesh up? gRPC health (grpc.health.v1) of every service, then the gateway's
+``/readyz`` (Envoy's own view of the upstreams: active health checks passed), so the first
 request a user sends after "ready" is not answered 503 "no healthy upstream"."""
 
 from __future__ import annotations

@@ -101,6 +101,10 @@ def test_every_long_running_container_has_a_health_check(compose: Doc) -> None:
             continue
         test = svc["healthcheck"]["test"]
         assert test and test[0] in {"CMD", "CMD-SHELL"}, name
+    # Envoy is healthy when the gateway is ready: its /readyz on the public port.
+    probe = service(compose, "envoy")["healthcheck"]["test"][-1]
+    assert "/dev/tcp/127.0.0.1/8080" in probe and "GET /readyz " in probe
+    assert "grep -q SERVING" in probe
     for name in SERVICES:
         test = service(compose, name)["healthcheck"]["test"]
         # Every gRPC port is probed with the standard grpc.health.v1 check.

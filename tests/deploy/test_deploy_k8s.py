@@ -166,10 +166,12 @@ def test_every_grpc_port_has_health_probes(renders: dict[str, list[Doc]], name: 
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert c[probe]["grpc"]["port"] == grpc_port, f"{svc} {probe}"
         assert env(deployments[svc])["FEEDBACKMESH_GRPC_PORT"]["value"] == str(grpc_port)
-    # Envoy: no gRPC port of its own; probed on the stats listener's /ready.
+    # Envoy: no gRPC port of its own. Alive: the stats listener's /ready (Envoy itself);
+    # ready: the gateway's /readyz (every service behind it has a healthy pod).
     envoy = container(deployments[GATEWAY])
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert envoy[probe]["httpGet"] == {"path": "/ready", "port": "stats"}
+    assert envoy["livenessProbe"]["httpGet"] == {"path": "/ready", "port": "stats"}
+    assert envoy["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert ports(deployments[GATEWAY])["http"] == 8080
 
 
 @pytest.mark.parametrize("name", list(KUSTOMIZATIONS))

@@ -20,7 +20,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gateway_helpers import (
+    ANALYTICS_SERVICE,
     FEEDBACK_SERVICE,
+    INGEST_SERVICE,
     SENTIMENT_SERVICE,
     FakeFeedback,
     FakeSentiment,
@@ -37,6 +39,7 @@ from feedbackmesh.sentiment.v1 import sentiment_pb2_grpc
 from gateway import DEFAULT_DESCRIPTOR
 from gateway.config import render_envoy_config
 from gateway.envoy import start_envoy, stop_envoy, wait_until_ready
+from mesh_runtime.channels import channel_options
 from mesh_runtime.net import free_port
 from mesh_runtime.settings import Settings
 
@@ -58,18 +61,14 @@ def backend() -> Iterator[GrpcServer]:
     port_box: list[int] = []
 
     async def serve() -> None:
-        limit = Settings().grpc_max_message_bytes
-        server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", limit),
-                ("grpc.max_send_message_length", limit),
-            ]
-        )
+        # The mesh's own limits (message and metadata sizes), as MeshServer sets them.
+        server = grpc.aio.server(options=channel_options(Settings()))
         sentiment_pb2_grpc.add_SentimentServiceServicer_to_server(servicer, server)
         feedback_pb2_grpc.add_FeedbackServiceServicer_to_server(feedback, server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        for name in (SENTIMENT_SERVICE, FEEDBACK_SERVICE):
+        # Ingest and analytics too: a gateway pointed at this server for them is ready.
+        for name in (SENTIMENT_SERVICE, FEEDBACK_SERVICE, INGEST_SERVICE, ANALYTICS_SERVICE):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         port_box.append(server.add_insecure_port("127.0.0.1:0"))
         await server.start()
@@ -90,10 +89,15 @@ def backend() -> Iterator[GrpcServer]:
 
 @contextmanager
 def running_gateway(
-    backend: GrpcServer, descriptor: bytes, tmp: Path, **overrides: Any
+    backend: GrpcServer,
+    descriptor: bytes,
+    tmp: Path,
+    addresses: dict[str, str] | None = None,
+    **overrides: Any,
 ) -> Iterator[Gateway]:
     """Envoy in front of the fake sentiment and feedback services; ingest and analytics point
-    at a port nobody listens on (their clusters stay unhealthy). Envoy is always stopped."""
+    at a port nobody listens on (their clusters stay unhealthy) unless ``addresses`` says
+    otherwise (service name -> host:port). Envoy is always stopped."""
     dead = f"127.0.0.1:{free_port()}"
     settings = Settings(
         gateway_host="127.0.0.1",
@@ -106,10 +110,13 @@ def running_gateway(
         settings,
         descriptor=descriptor,
         upstreams=mesh_upstreams(
-            sentiment=f"127.0.0.1:{backend.port}",
-            feedback=f"127.0.0.1:{backend.port}",
-            ingest=dead,
-            analytics=dead,
+            **{
+                "sentiment": f"127.0.0.1:{backend.port}",
+                "feedback": f"127.0.0.1:{backend.port}",
+                "ingest": dead,
+                "analytics": dead,
+                **(addresses or {}),
+            }
         ),
     )
     config_path = tmp / "envoy.yaml"
@@ -119,7 +126,8 @@ def running_gateway(
     try:
         wait_until_ready(proc, settings.envoy_admin_port, log_path=log_path)
         admin_url = f"http://127.0.0.1:{settings.envoy_admin_port}"
-        for cluster in ("sentiment_grpc", "feedback_grpc"):
+        healthy = {"sentiment", "feedback"} | set(addresses or {})
+        for cluster in sorted(f"{name}_grpc" for name in healthy):
             wait_for(partial(cluster_healthy, admin_url, cluster), 10, f"{cluster} healthy")
         yield Gateway(f"http://127.0.0.1:{settings.gateway_port}", admin_url, log_path)
     finally:
@@ -138,9 +146,12 @@ def gateway(
 def gateway_factory(
     backend: GrpcServer, descriptor_bytes: bytes, tmp_path: Path
 ) -> Iterator[Callable[..., AbstractContextManager[Gateway]]]:
-    """``with gateway_factory(jwt_algorithm="RS256", ...) as gw:`` an extra Envoy."""
+    """``with gateway_factory(jwt_algorithm="RS256", ...) as gw:`` an extra Envoy
+    (``addresses={"feedback": ...}`` points services elsewhere)."""
 
-    def make(**overrides: Any) -> AbstractContextManager[Gateway]:
-        return running_gateway(backend, descriptor_bytes, tmp_path, **overrides)
+    def make(
+        addresses: dict[str, str] | None = None, **overrides: Any
+    ) -> AbstractContextManager[Gateway]:
+        return running_gateway(backend, descriptor_bytes, tmp_path, addresses, **overrides)
 
     yield make

@@ -24,6 +24,8 @@ from mesh_runtime.settings import DEV_JWT_SECRET
 
 SENTIMENT_SERVICE = "feedbackmesh.sentiment.v1.SentimentService"
 FEEDBACK_SERVICE = "feedbackmesh.feedback.v1.FeedbackService"
+INGEST_SERVICE = registry.spec("ingest").proto_service
+ANALYTICS_SERVICE = registry.spec("analytics").proto_service
 EXPORT_CHUNKS = (b"id,rating\n", b"1,5\n", b"# export complete: 1 rows\n")
 SCOPES = "feedback:write feedback:read sentiment:analyze analytics:read ingest:read"
 

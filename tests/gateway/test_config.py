@@ -12,14 +12,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from gateway_helpers import mesh_upstreams
 from jwt.algorithms import RSAAlgorithm
 
-from gateway import DEFAULT_DESCRIPTOR
+from gateway import DEFAULT_DESCRIPTOR, refusals
 from gateway.clusters import Upstream
-from gateway.config import NO_TRANSCODING, build_envoy_config, render_envoy_config
+from gateway.config import NO_TRANSCODING, body_limit, build_envoy_config, render_envoy_config
 from gateway.dashboard import BUNDLE_DIR, IMMUTABLE, bundle_files
 from gateway.descriptor import DescriptorError, service_methods
 from gateway.envoy import EnvoyError, envoy_binary, validate_config
 from mesh_app import registry
 from mesh_app.gateway_cli import main as cli_main
+from mesh_runtime.channels import MAX_METADATA_BYTES, channel_options
 from mesh_runtime.settings import Settings
 
 MIB = 1024 * 1024
@@ -85,8 +86,7 @@ def test_rs256_inline_config_validates(tmp_path: Path, descriptor_bytes: bytes) 
     settings = Settings(jwt_algorithm="RS256", jwks_file=rsa_jwks_file(tmp_path))
     text = render_envoy_config(settings, descriptor=descriptor_bytes, upstreams=mesh_upstreams())
     validate_config(text)
-    provider = json.loads(text)["static_resources"]["listeners"][0]["filter_chains"][0]
-    jwt = provider["filters"][0]["typed_config"]["http_filters"][2]["typed_config"]
+    jwt = http_filter(json.loads(text), "envoy.filters.http.jwt_authn")
     jwks = json.loads(jwt["providers"]["feedbackmesh"]["local_jwks"]["inline_string"])
     assert jwks["keys"][0]["kty"] == "RSA"
     assert "d" not in jwks["keys"][0]
@@ -145,6 +145,8 @@ def test_filter_order(config: Json) -> None:
     assert names == [
         "envoy.filters.http.compressor",
         "envoy.filters.http.cors",
+        "envoy.filters.http.health_check",
+        "envoy.filters.http.lua",
         "envoy.filters.http.jwt_authn",
         "envoy.filters.http.grpc_json_transcoder",
         "envoy.filters.http.router",
@@ -169,12 +171,43 @@ def test_jwt_rules_and_identity_headers(config: Json) -> None:
     assert {"x-feedbackmesh-tenant", "x-feedbackmesh-user", "x-jwt-payload"} <= set(removed)
 
 
-def test_local_replies_are_json(config: Json) -> None:
-    (mapper,) = hcm(config)["local_reply_config"]["mappers"]
-    assert mapper["filter"]["status_code_filter"]["comparison"]["op"] == "GE"
-    body = mapper["body_format_override"]
-    assert body["json_format"] == {"code": "%RESPONSE_CODE%", "message": "%LOCAL_REPLY_BODY%"}
-    assert body["content_type"] == "application/json"
+def test_local_replies_are_json_with_grpc_codes(config: Json) -> None:
+    mappers = hcm(config)["local_reply_config"]["mappers"]
+    bodies = [m["body_format_override"] for m in mappers]
+    errors = [b for b in bodies if "json_format" in b]
+    assert all(b["content_type"] == "application/json" for b in bodies)
+    # The services' shape over the transcoder: a gRPC code, a message, details.
+    assert all(set(b["json_format"]) == {"code", "message", "details"} for b in errors)
+    codes = {b["json_format"]["code"] for b in errors}
+    assert codes <= set(refusals.GRPC_CODE_OF_STATUS.values()) | {refusals.UNKNOWN}
+    assert refusals.GRPC_CODE_OF_STATUS[503] == 14 and refusals.GRPC_CODE_OF_STATUS[401] == 16
+    # The catch-all comes last (first match wins) and only takes errors.
+    last = mappers[-1]["filter"]["and_filter"]["filters"][1]["status_code_filter"]["comparison"]
+    assert (last["op"], last["value"]["default_value"]) == ("GE", 400)
+
+
+def test_limits_leave_room_below_the_services_metadata_limit(config: Json) -> None:
+    """Envoy forwards every header and the URL again (x-envoy-original-path): what it accepts
+    must fit the services' gRPC metadata limit, or they answer RESOURCE_EXHAUSTED."""
+    typed = hcm(config)
+    assert typed["max_request_headers_kb"] == refusals.MAX_REQUEST_HEADERS_KB
+    forwarded = (
+        refusals.MAX_REQUEST_HEADERS_KB * 1024 + refusals.MAX_URL_BYTES + refusals.ENVOY_ADDED_BYTES
+    )
+    assert forwarded <= MAX_METADATA_BYTES
+    assert ("grpc.max_metadata_size", MAX_METADATA_BYTES) in channel_options(Settings())
+    lua = http_filter(config, "envoy.filters.http.lua")["default_source_code"]["inline_string"]
+    assert f"#path > {refusals.MAX_URL_BYTES}" in lua
+    assert f"length > {body_limit(Settings())}" in lua
+
+
+def test_readiness_needs_every_service_cluster(config: Json) -> None:
+    check = http_filter(config, "envoy.filters.http.health_check")
+    assert check["pass_through_mode"] is False
+    assert check["headers"] == [{"name": ":path", "string_match": {"exact": "/readyz"}}]
+    assert set(check["cluster_min_healthy_percentages"]) == {
+        f"{spec.name}_grpc" for spec in registry.SERVICES
+    }
 
 
 def test_routes_retry_only_idempotent_calls(config: Json) -> None:
@@ -264,12 +297,8 @@ def test_cli_render_and_validate(tmp_path: Path, descriptor_bytes: bytes) -> Non
     out = tmp_path / "envoy.yaml"
     args = ["render", "--descriptor", str(pb), "--inline-descriptor", "--out", str(out)]
     assert cli_main([*args, "--upstream", "feedback=feedback:50051"]) == 0
-    assert (
-        "proto_descriptor_bin"
-        in json.loads(out.read_text())["static_resources"]["listeners"][0]["filter_chains"][0][
-            "filters"
-        ][0]["typed_config"]["http_filters"][3]["typed_config"]
-    )
+    transcoder = http_filter(json.loads(out.read_text()), "envoy.filters.http.grpc_json_transcoder")
+    assert "proto_descriptor_bin" in transcoder
     assert cli_main(["validate", str(out)]) == 0
     assert cli_main(["validate", str(tmp_path / "missing.yaml")]) == 1
 
