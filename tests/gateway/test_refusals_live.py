@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import http.client
 import socket
+import subprocess
 import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
 import pytest
+import yaml
 from gateway_helpers import FEEDBACK_SERVICE, Gateway, cluster_healthy, mint_token, wait_for
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
@@ -164,6 +167,18 @@ def readyz(gw: Gateway) -> httpx.Response:
     return httpx.get(f"{gw.url}/readyz", timeout=5)
 
 
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+
+
+def compose_probe_passes(gw: Gateway) -> bool:
+    """docker-compose.yml's health check of Envoy, run as written against ``gw``."""
+    test = yaml.safe_load(COMPOSE.read_text())["services"]["envoy"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "bash", "-c"]
+    port = str(urllib.parse.urlparse(gw.url).port)
+    script = test[3].replace("/dev/tcp/127.0.0.1/8080", f"/dev/tcp/127.0.0.1/{port}")
+    return subprocess.run(["bash", "-c", script], timeout=10, check=False).returncode == 0
+
+
 def test_readyz_follows_the_upstreams_health(
     gateway_factory: Callable[..., AbstractContextManager[Gateway]],
     backend: Any,
@@ -182,6 +197,7 @@ def test_readyz_follows_the_upstreams_health(
         assert ready.status_code == 200, ready.text
         assert ready.headers["content-type"] == "application/json"
         assert ready.json() == {"status": "SERVING"}
+        assert compose_probe_passes(gw)
 
         feedback.stop(grace=None)  # the feedback service is down
         wait_for(lambda: not cluster_healthy(gw.admin_url, "feedback_grpc"), 15, "feedback down")
@@ -189,6 +205,7 @@ def test_readyz_follows_the_upstreams_health(
         assert down.status_code == 503
         body = error_shape(503, down.headers["content-type"], down.json())
         assert body["code"] == UNAVAILABLE
+        assert not compose_probe_passes(gw)
         # Liveness is not readiness: Envoy itself is fine.
         live = httpx.get(f"{gw.url}/healthz", timeout=5)
         assert (live.status_code, live.json()) == (200, {"status": "SERVING"})
